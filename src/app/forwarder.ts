@@ -1,0 +1,101 @@
+/**
+ * Wires one run: state file, sources, assembler, normalizer, transactional sinks, queued
+ * outputs with their delivery workers, signals and graceful shutdown. Used by the CLI's
+ * `run`, `replay`, `parse` and `demo` commands.
+ */
+import type { Source } from '../core/types.js';
+import { StateStore } from '../state/state-store.js';
+import { runPipeline, type PipelineProgress, type QueueTarget } from '../pipeline/pipeline.js';
+import type { RunSummary } from '../pipeline/run-summary.js';
+import { DeliveryWorker, type DeliverySettings } from '../delivery/delivery-worker.js';
+import { outputType } from '../../outputs/output-registry.js';
+import type { TransactionalSink } from '../../outputs/file/file-sink.js';
+import { EventAssembler } from '../parse/event-assembler.js';
+import { createNormalizer } from './normalizer-factory.js';
+import { ConfigError } from '../core/types.js';
+
+export interface RunOptions {
+  readonly statePath: string;
+  readonly sources: readonly { readonly source: Source; readonly stateId: string }[];
+  readonly outputs: readonly Record<string, unknown>[];
+  readonly includeNonLkrg: boolean;
+  readonly namespace: string;
+  readonly keepOriginal: boolean;
+  /** Replay: wait until every queued output drained before returning. */
+  readonly drainQueues: boolean;
+  readonly shutdownTimeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  readonly onProgress?: (p: PipelineProgress) => void;
+  /** Replay without --resume: forget the sources' positions and the sinks' files first. */
+  readonly fresh?: boolean;
+}
+
+export interface RunResult {
+  readonly summary: RunSummary;
+  readonly workers: readonly DeliveryWorker[];
+  readonly store: StateStore;
+}
+
+/**
+ * Runs sources to their end (or until the signal aborts), delivering to every output.
+ * Throws ConfigError for bad output sections and I/O/database errors otherwise. The state
+ * store is closed before returning.
+ */
+export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 'store'> & { counters: Map<string, Map<string, number>> }> {
+  const store = new StateStore(opts.statePath);
+  const sinks: TransactionalSink[] = [];
+  const workers: DeliveryWorker[] = [];
+  try {
+    opts.outputs.forEach((cfg, i) => {
+      const type = outputType(cfg.type as string);
+      if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
+      const name = (cfg.name as string | undefined) ?? (cfg.type as string);
+      if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
+      else {
+        const driver = type.createDriver!(cfg, name);
+        workers.push(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log));
+      }
+    });
+    if (opts.fresh) {
+      for (const s of opts.sources) store.resetPositions(s.stateId);
+      for (const s of sinks) store.saveSinkState(s.name, { path: '', length: 0 });
+    }
+    for (const w of workers) w.start();
+    const queues: QueueTarget[] = workers.map((w) => {
+      const q = (opts.outputs.find((o) => ((o.name as string | undefined) ?? o.type) === w.name)!.queue ?? {}) as Record<string, unknown>;
+      return {
+        name: w.name,
+        maxEvents: (q.max_events as number) ?? 1_000_000,
+        maxBytes: (q.max_bytes as number) ?? 1 << 30,
+        whenFull: (q.when_full as 'block' | 'drop_oldest') ?? 'block',
+      };
+    });
+    const byName = new Map(workers.map((w) => [w.name, w]));
+    const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal });
+    const summary = await runPipeline({
+      store,
+      sources: opts.sources,
+      makeAssembler: () => new EventAssembler({ includeNonLkrg: opts.includeNonLkrg }),
+      normalizer,
+      sinks,
+      queues,
+      signal: opts.signal,
+      log: opts.log,
+      onProgress: opts.onProgress,
+      onQueued: (name, n) => byName.get(name)?.notifyQueued(n),
+      queueDepth: (name) => byName.get(name)!.depth(),
+    });
+    if (opts.drainQueues && !opts.signal.aborted) {
+      await Promise.race([
+        Promise.all(workers.map((w) => w.drain())),
+        new Promise((r) => opts.signal.addEventListener('abort', r, { once: true })),
+      ]);
+    }
+    await Promise.all(workers.map((w) => w.stop(Date.now() + opts.shutdownTimeoutMs)));
+    return { summary, workers, counters: store.counters() };
+  } finally {
+    await Promise.all(workers.map((w) => (w.status.state === 'stopped' ? undefined : w.stop(Date.now()))));
+    store.close();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The forwarder's configuration file (YAML): its spec, loading and validation.
+ * `lkrg-siem run --config FILE` and `lkrg-siem check-config FILE` call {@link loadConfig}.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../core/types.js';
+import { applySpec, ConfigErrors, redact, type ConfigObject, type FieldSpec } from './config-spec.js';
+import { outputVariants } from '../../outputs/output-registry.js';
+export { deliveryFields } from './delivery-fields.js';
+
+const sourceVariants = {
+  logger_store: {
+    desc: 'An lkrg-logger store directory (one file per client IPv4), followed live, or replayed with rotated and gzip archives.',
+    fields: {
+      path: { kind: 'string', desc: 'Store directory, e.g. /var/log/lkrg-logger.', required: true },
+      mode: { kind: 'string', desc: 'live follows every file (also new ones); replay reads everything once, rotated archives included.', default: 'live', enum: ['live', 'replay'] },
+      poll_interval_ms: { kind: 'int', desc: 'How often live mode looks for new data and new files.', default: 500, min: 10 },
+      quiet_after_s: { kind: 'int', desc: 'Live mode: report a host whose LKRG sent nothing for this long (0 = off).', default: 0, min: 0 },
+    },
+  },
+  journald: {
+    desc: 'The systemd journal through journalctl (kernel messages), live from a cursor, or archived journal files.',
+    fields: {
+      mode: { kind: 'string', desc: 'live follows the journal; replay reads the files or directory once.', default: 'live', enum: ['live', 'replay'] },
+      directory: { kind: 'string', desc: 'Journal directory (journalctl --directory).' },
+      files: { kind: 'string_list', desc: 'Journal files (journalctl --file).' },
+      journalctl_path: { kind: 'string', desc: 'journalctl binary.', default: 'journalctl' },
+    },
+  },
+  text: {
+    desc: 'Kernel-log archives: dmesg, syslog, journalctl short, lkrg-logctl output, console captures, bare messages; gzip read transparently.',
+    fields: {
+      paths: { kind: 'string_list', desc: 'Files or directories.', required: true, minItems: 1 },
+      input: { kind: 'string', desc: 'Line shape; auto detects it per line.', default: 'auto', enum: ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'bare'] },
+    },
+  },
+} as const satisfies Record<string, { desc: string; fields: Record<string, FieldSpec> }>;
+
+/** The whole configuration file. */
+export const forwarderSpec: Readonly<Record<string, FieldSpec>> = {
+  state_file: { kind: 'string', desc: 'The SQLite state file: positions, queues, dead letters.', default: './lkrg-siem-state/state.db' },
+  include_non_lkrg: { kind: 'bool', desc: 'Forward non-LKRG kernel lines as plain kernel events too.', default: false },
+  namespace: { kind: 'string', desc: 'data_stream.namespace of every event.', default: 'default', pattern: /^[a-z0-9_]{1,100}$/, patternHint: 'lower-case letters, digits and _ only (Elasticsearch data stream rules)' },
+  keep_original: { kind: 'bool', desc: 'Keep the exact input line in event.original.', default: true },
+  sources: { kind: 'list', desc: 'Where kernel messages come from.', of: { discriminator: 'type', variants: sourceVariants }, required: true, minItems: 1 },
+  outputs: { kind: 'list', desc: 'Where events go; each output delivers independently.', of: { discriminator: 'type', variants: outputVariants() }, required: true, minItems: 1 },
+  shutdown_timeout_ms: { kind: 'int', desc: 'On SIGTERM/SIGINT: how long outputs may flush before the rest stays queued for the next start.', default: 10_000, min: 0 },
+};
+
+/** A validated configuration (defaults filled). */
+export interface ForwarderConfig {
+  readonly state_file: string;
+  readonly include_non_lkrg: boolean;
+  readonly namespace: string;
+  readonly keep_original: boolean;
+  readonly sources: readonly ConfigObject[];
+  readonly outputs: readonly ConfigObject[];
+  readonly shutdown_timeout_ms: number;
+}
+
+/**
+ * Reads and validates a config file. Throws ConfigErrors listing every bad key with its value
+ * and the fix, or ConfigError for an unreadable file or bad YAML.
+ */
+export function loadConfig(path: string): ForwarderConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', path, `cannot read the file (${(err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('--config', path, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateConfig(raw);
+}
+
+/** Validates an already-parsed config object (also used for the embedded demo config). */
+export function validateConfig(raw: unknown): ForwarderConfig {
+  const cfg = applySpec(forwarderSpec, raw) as unknown as ForwarderConfig;
+  const names = new Set<string>();
+  const errors: ConfigError[] = [];
+  cfg.outputs.forEach((o, i) => {
+    const name = (o.name as string | undefined) ?? `${o.type as string}`;
+    if (names.has(name)) errors.push(new ConfigError(`outputs[${i}].name`, name, 'output names must be unique; give each output its own name'));
+    names.add(name);
+  });
+  if (errors.length) throw new ConfigErrors(errors);
+  return cfg;
+}
+
+/** The effective config as printed by check-config: secrets redacted. */
+export function redactedConfig(cfg: ForwarderConfig): ConfigObject {
+  return redact(forwarderSpec, cfg as unknown as ConfigObject);
+}

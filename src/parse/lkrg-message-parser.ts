@@ -1,0 +1,544 @@
+/**
+ * Interprets one kernel message text: is it an LKRG line, which catalog template, which fields.
+ *
+ * Hot path: called for every kernel record (most of which are not LKRG). A lookup table on the
+ * first character rejects almost every non-LKRG line with one `charCodeAt`; LKRG lines have
+ * their prefix split by hand and are dispatched on (level, action, category) plus the first
+ * characters of the text to a short candidate list ordered by catalog specificity, so at most a
+ * handful of the ~600 catalog regexes is ever tried on a line.
+ */
+import type { LkrgLevel, ParsedMessage } from '../core/types.js';
+import { loadLkrgCatalog, type CatalogTemplate, type LkrgAction, type LkrgCatalog } from './lkrg-catalog.js';
+
+/** Shared result for every line that is not LKRG output. Frozen; compare with `isLkrg`. */
+export const NON_LKRG_MESSAGE: ParsedMessage = Object.freeze({
+  isLkrg: false,
+  templateId: null,
+  style: null,
+  level: null,
+  action: null,
+  category: null,
+  fields: Object.freeze({}),
+  body: '',
+});
+
+/** Template id given to LKRG lines that match no catalog template. */
+export const UNKNOWN_TEMPLATE_ID = 'unknown';
+
+/**
+ * Longest text (after the caller id, before trailing CR/LF) on which catalog regexes are run.
+ * printk stores at most 1 KiB of text per record, so a real LKRG line is far shorter; longer
+ * lines that carry the LKRG prefix still become LKRG events with template 'unknown'. The cap
+ * bounds the (at worst quadratic) cost of the few catalog regexes with two lazy `.*?`.
+ */
+export const MAX_MATCH_LENGTH = 4096;
+
+/**
+ * Raw catalog templates that are not LKRG output on their own: a stack frame line and the
+ * kernel's generic panic line. The parser still names the template (so the assembler can attach
+ * them to an alert) but reports `isLkrg: false` unless the panic text is one LKRG panics with.
+ */
+const CONTEXT_ONLY_RAW: ReadonlySet<string> = new Set(['aux.stack_frame', 'kernel.panic_line']);
+
+const CURRENT_LEVELS: ReadonlySet<string> = new Set([
+  'ALERT', 'ALIVE', 'STATE', 'DYING', 'FAULT', 'FATAL', 'ISSUE', 'WATCH', 'DEBUG', 'FLOOD',
+]);
+const ACTION_WORDS: ReadonlySet<string> = new Set(['DETECT', 'BLOCK', 'ALLOW']);
+
+const LKRG_PREFIX = 'LKRG:';
+const LEGACY_TAG = '[p_lkrg]';
+const PANIC_PREFIX = 'Kernel panic - not syncing: ';
+const PANIC_TEMPLATE_ID = 'kernel.panic_line';
+
+interface Candidate {
+  readonly t: CatalogTemplate;
+  /** Literal text the message must carry at the rest position (up to the first placeholder). */
+  readonly lead: string;
+}
+
+/** Candidates of one dispatch key, indexed by a hash of the first LEAD_KEY chars of the text. */
+interface Bucket {
+  readonly byLead: Map<number, Candidate[]>;
+  /** Candidates whose literal lead is shorter than LEAD_KEY (tried for every text). */
+  readonly short: Candidate[];
+}
+
+const LEAD_KEY = 4;
+
+function leadHash(s: string, off: number): number {
+  // Four UTF-16 units combined into one exact integer (< 2^53): no allocation.
+  return ((s.charCodeAt(off) * 65536 + s.charCodeAt(off + 1)) * 65536 + s.charCodeAt(off + 2)) * 8192 +
+    (s.charCodeAt(off + 3) & 8191);
+}
+
+class BucketBuilder {
+  private readonly all: Candidate[] = [];
+  add(c: Candidate): void {
+    this.all.push(c);
+  }
+  build(): Bucket {
+    const bySpec = (a: Candidate, b: Candidate): number => b.t.specificity - a.t.specificity;
+    const short = this.all.filter((c) => c.lead.length < LEAD_KEY).sort(bySpec);
+    const byLead = new Map<number, Candidate[]>();
+    for (const c of this.all) {
+      if (c.lead.length < LEAD_KEY) continue;
+      const h = leadHash(c.lead, 0);
+      let list = byLead.get(h);
+      if (list === undefined) byLead.set(h, (list = []));
+      list.push(c);
+    }
+    for (const [h, list] of byLead) byLead.set(h, [...list, ...short].sort(bySpec));
+    return { byLead, short };
+  }
+}
+
+/** Result of splitting the `LKRG: <LEVEL>: [<ACTION>: [<Category>: ]]` prefix by hand. */
+interface PrefixSplit {
+  /** Level word if it is one of the ten LKRG levels, else null. */
+  readonly level: string | null;
+  readonly action: string | null;
+  readonly category: string | null;
+  /** Index where the body (text after `LKRG: <LEVEL>: `) starts. */
+  readonly bodyStart: number;
+  /** Index where the template text (after action and category) starts. */
+  readonly restStart: number;
+  /** True when every separator was exactly one space (regexes can run on the text as is). */
+  readonly canonical: boolean;
+}
+
+function isUpper(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+function isAlpha(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** Index of the first non-space char at or after i (bounded by end). */
+function skipSpaces(s: string, i: number, end: number): number {
+  while (i < end && s.charCodeAt(i) === 32) i++;
+  return i;
+}
+
+/**
+ * Split the current-format prefix. `start` points at `LKRG:`. Tolerates any number of spaces
+ * (also none) around the separators; only letters are accepted in level/action/category words,
+ * so attacker text later in the line cannot shift the split.
+ */
+function splitCurrent(s: string, start: number, end: number): PrefixSplit {
+  let canonical = true;
+  let i = start + LKRG_PREFIX.length;
+  let j = skipSpaces(s, i, end);
+  if (j - i !== 1) canonical = false;
+  i = j;
+  // level word
+  let w = i;
+  while (w < end && isUpper(s.charCodeAt(w))) w++;
+  if (w === i || w >= end || s.charCodeAt(w) !== 58 /* : */ || !CURRENT_LEVELS.has(s.slice(i, w))) {
+    return { level: null, action: null, category: null, bodyStart: i, restStart: i, canonical: false };
+  }
+  const level = s.slice(i, w);
+  i = w + 1;
+  j = skipSpaces(s, i, end);
+  if (j - i !== 1) canonical = false;
+  const bodyStart = j;
+  i = j;
+  // optional action word
+  w = i;
+  while (w < end && isUpper(s.charCodeAt(w))) w++;
+  if (w === i || w >= end || s.charCodeAt(w) !== 58 || !ACTION_WORDS.has(s.slice(i, w))) {
+    return { level, action: null, category: null, bodyStart, restStart: i, canonical };
+  }
+  const action = s.slice(i, w);
+  i = w + 1;
+  j = skipSpaces(s, i, end);
+  if (j - i !== 1) canonical = false;
+  i = j;
+  // optional category word: letters, ':' and at least one space
+  w = i;
+  while (w < end && isAlpha(s.charCodeAt(w))) w++;
+  if (w === i || w + 1 >= end || s.charCodeAt(w) !== 58 || s.charCodeAt(w + 1) !== 32) {
+    return { level, action, category: null, bodyStart, restStart: i, canonical };
+  }
+  const category = s.slice(i, w);
+  j = skipSpaces(s, w + 1, end);
+  if (j - (w + 1) !== 1) canonical = false;
+  return { level, action, category, bodyStart, restStart: j, canonical };
+}
+
+function canonicalPrefix(p: PrefixSplit): string {
+  let s = `LKRG: ${p.level}: `;
+  if (p.action !== null) s += `${p.action}: `;
+  if (p.category !== null) s += `${p.category}: `;
+  return s;
+}
+
+/** Collapse runs of spaces to one and drop trailing whitespace (messy-log fallback). */
+function tidy(s: string): string {
+  let out = s.replace(/ {2,}/g, ' ');
+  let e = out.length;
+  while (e > 0) {
+    const c = out.charCodeAt(e - 1);
+    if (c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12) e--;
+    else break;
+  }
+  if (e < out.length) out = out.slice(0, e);
+  return out;
+}
+
+function trimEndWs(s: string): string {
+  let e = s.length;
+  while (e > 0) {
+    const c = s.charCodeAt(e - 1);
+    if (c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12) e--;
+    else break;
+  }
+  return e < s.length ? s.slice(0, e) : s;
+}
+
+/**
+ * Index after a printk caller id (`[  T804] `, `[T804] `, `[    C1] `) at the start of the
+ * text, or 0 when there is none.
+ */
+function skipCallerId(s: string, end: number): number {
+  let i = 1;
+  while (i < end && s.charCodeAt(i) === 32) i++;
+  const k = s.charCodeAt(i);
+  if (k !== 84 /* T */ && k !== 67 /* C */) return 0;
+  i++;
+  const d = i;
+  while (i < end) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    i++;
+  }
+  if (i === d || i - d > 10 || s.charCodeAt(i) !== 93 /* ] */) return 0;
+  i++;
+  while (i < end && s.charCodeAt(i) === 32) i++;
+  return i;
+}
+
+/** A template match: the template and the extracted fields. */
+export interface TemplateMatch {
+  readonly template: CatalogTemplate;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/**
+ * The LKRG message parser. Build one per process (building compiles the dispatch tables from the
+ * catalog, ~ms) and call {@link parse} for every kernel message text. Stateless after
+ * construction, so one instance can serve every source.
+ */
+export class LkrgMessageParser {
+  readonly catalog: LkrgCatalog;
+  private readonly current = new Map<string, Bucket>();
+  private readonly legacy: Bucket;
+  private readonly legacyPanic: Bucket;
+  private readonly raw = new Map<number, Bucket>();
+  /** First UTF-16 unit of any text that can be LKRG (ASCII only). */
+  private readonly firstChar = new Uint8Array(128);
+  /** Template ids LKRG prints right before a `Kernel panic - not syncing:` line. */
+  private readonly panicking = new Set<string>();
+
+  /**
+   * @param catalog the checked catalog; default: the package's `mappings/lkrg-catalog.json`
+   *   (loading it may throw a CatalogError).
+   */
+  constructor(catalog: LkrgCatalog = loadLkrgCatalog()) {
+    this.catalog = catalog;
+    const current = new Map<string, BucketBuilder>();
+    const legacy = new BucketBuilder();
+    const legacyPanic = new BucketBuilder();
+    const raw = new Map<number, BucketBuilder>();
+    const legacyPanicPrefix = `${PANIC_PREFIX}${LEGACY_TAG} `;
+
+    for (const t of catalog.templates) {
+      if (t.followedBy.includes(PANIC_TEMPLATE_ID)) {
+        this.panicking.add(t.id);
+        for (const twin of t.ambiguousWith) this.panicking.add(twin);
+      }
+      // Context-decided twins (identical text, e.g. umh.panic vs umh.block) are never chosen
+      // by the parser; the assembler upgrades the twin from the following line.
+      if (t.ambiguousWith.length > 0) continue;
+      const lf = t.lineFormat;
+      const nl = lf.indexOf('\n');
+      const firstLine = nl === -1 ? lf : lf.slice(0, nl);
+      const leadOf = (from: number): string => {
+        const pct = firstLine.indexOf('%', from);
+        return firstLine.slice(from, pct === -1 ? firstLine.length : pct);
+      };
+      if (firstLine.startsWith('LKRG: ')) {
+        const p = splitCurrent(firstLine, 0, firstLine.length);
+        const key = `${p.level}|${p.action}|${p.category}`;
+        let b = current.get(key);
+        if (b === undefined) current.set(key, (b = new BucketBuilder()));
+        b.add({ t, lead: leadOf(p.restStart) });
+      } else if (firstLine.startsWith(`${LEGACY_TAG} `)) {
+        legacy.add({ t, lead: leadOf(LEGACY_TAG.length + 1) });
+      } else if (firstLine.startsWith(legacyPanicPrefix)) {
+        legacyPanic.add({ t, lead: leadOf(legacyPanicPrefix.length) });
+      } else {
+        const c = firstLine.charCodeAt(0);
+        let b = raw.get(c);
+        if (b === undefined) raw.set(c, (b = new BucketBuilder()));
+        b.add({ t, lead: leadOf(0) });
+        if (c < 128) this.firstChar[c] = 1;
+      }
+    }
+    for (const [k, b] of current) this.current.set(k, b.build());
+    this.legacy = legacy.build();
+    this.legacyPanic = legacyPanic.build();
+    for (const [k, b] of raw) this.raw.set(k, b.build());
+    this.firstChar[76 /* L */] = 1;
+    this.firstChar[91 /* [ */] = 1;
+    this.firstChar[75 /* K */] = 1;
+  }
+
+  /**
+   * Interpret one kernel message text (escapes already decoded, transport prefix removed).
+   * Never throws and runs in time linear in the text length. Returns
+   * {@link NON_LKRG_MESSAGE} for ordinary kernel lines; an LKRG line no template matches gets
+   * templateId 'unknown'. Raw companion lines come back with style 'raw'; a stack frame or a
+   * panic line that is not an LKRG panic text keeps its template id but `isLkrg: false`
+   * (only its context makes it LKRG output — see EventAssembler).
+   */
+  parse(text: string): ParsedMessage {
+    if (typeof text !== 'string' || text.length < 4) return NON_LKRG_MESSAGE;
+    let c = text.charCodeAt(0);
+    if (c >= 128 || this.firstChar[c] === 0) return NON_LKRG_MESSAGE;
+    try {
+      return this.parseSlow(text, c);
+    } catch {
+      // Defensive: nothing above is expected to throw; a parser bug must not stop the pipeline.
+      return NON_LKRG_MESSAGE;
+    }
+  }
+
+  private parseSlow(text: string, c0: number): ParsedMessage {
+    let end = text.length;
+    while (end > 0) {
+      const c = text.charCodeAt(end - 1);
+      if (c === 13 || c === 10) end--;
+      else break;
+    }
+    let start = 0;
+    let c = c0;
+    if (c === 91 /* [ */ && text.charCodeAt(1) !== 112 /* p */) {
+      start = skipCallerId(text, end);
+      if (start === 0) return NON_LKRG_MESSAGE;
+      c = text.charCodeAt(start);
+      if (c >= 128 || this.firstChar[c] === 0) return NON_LKRG_MESSAGE;
+    }
+    if (c === 76 /* L */) {
+      return text.startsWith(LKRG_PREFIX, start) ? this.parseCurrent(text, start, end) : NON_LKRG_MESSAGE;
+    }
+    if (c === 91 /* [ */) {
+      return text.startsWith(LEGACY_TAG, start) ? this.parseLegacy(text, start, end) : NON_LKRG_MESSAGE;
+    }
+    if (c === 75 /* K */ && text.startsWith(PANIC_PREFIX, start)) {
+      const after = start + PANIC_PREFIX.length;
+      if (text.startsWith(LEGACY_TAG, after)) return this.parseLegacyPanic(text, start, end, after);
+    }
+    return this.parseRaw(text, start, end, c);
+  }
+
+  private parseCurrent(text: string, start: number, end: number): ParsedMessage {
+    const p = splitCurrent(text, start, end);
+    const body = text.slice(p.bodyStart, end);
+    if (p.level !== null && end - start <= MAX_MATCH_LENGTH) {
+      const bucket = this.current.get(`${p.level}|${p.action}|${p.category}`);
+      if (bucket !== undefined) {
+        let m: TemplateMatch | null = null;
+        const prefix = p.canonical ? '' : canonicalPrefix(p);
+        if (p.canonical) {
+          const s = start === 0 && end === text.length ? text : text.slice(start, end);
+          m = matchBucket(bucket, s, p.restStart - start);
+        } else {
+          m = matchBucket(bucket, prefix + text.slice(p.restStart, end), prefix.length);
+        }
+        if (m === null) {
+          const rest = text.slice(p.restStart, end);
+          const tidied = tidy(rest);
+          if (tidied !== rest) {
+            const pre = canonicalPrefix(p);
+            m = matchBucket(bucket, pre + tidied, pre.length);
+          }
+        }
+        if (m !== null) return this.result(m, body);
+      }
+    }
+    return Object.freeze({
+      isLkrg: true,
+      templateId: UNKNOWN_TEMPLATE_ID,
+      style: 'current',
+      level: p.level as LkrgLevel | null,
+      action: p.action as LkrgAction | null,
+      category: p.category,
+      fields: EMPTY_FIELDS,
+      body,
+    });
+  }
+
+  private parseLegacy(text: string, start: number, end: number): ParsedMessage {
+    const tagEnd = start + LEGACY_TAG.length;
+    const restStart = skipSpaces(text, tagEnd, end);
+    if (restStart === tagEnd && restStart < end) return NON_LKRG_MESSAGE; // "[p_lkrg]x": not the tag
+    const body = text.slice(restStart, end);
+    if (end - start <= MAX_MATCH_LENGTH) {
+      const canonical = restStart === tagEnd + 1;
+      const pre = `${LEGACY_TAG} `;
+      let m = canonical
+        ? matchBucket(this.legacy, start === 0 && end === text.length ? text : text.slice(start, end), pre.length)
+        : matchBucket(this.legacy, pre + body, pre.length);
+      if (m === null) {
+        const tidied = tidy(body);
+        if (tidied !== body) m = matchBucket(this.legacy, pre + tidied, pre.length);
+      }
+      if (m !== null) return this.result(m, body);
+    }
+    return unknownLegacy(null, null, body);
+  }
+
+  private parseLegacyPanic(text: string, start: number, end: number, tagAt: number): ParsedMessage {
+    const tagEnd = tagAt + LEGACY_TAG.length;
+    const restStart = skipSpaces(text, tagEnd, end);
+    const body = text.slice(restStart, end);
+    if (end - start <= MAX_MATCH_LENGTH) {
+      const pre = `${PANIC_PREFIX}${LEGACY_TAG} `;
+      const canonical = restStart === tagEnd + 1;
+      let m = canonical
+        ? matchBucket(this.legacyPanic, start === 0 && end === text.length ? text : text.slice(start, end), pre.length)
+        : matchBucket(this.legacyPanic, pre + body, pre.length);
+      if (m === null) {
+        const tidied = tidy(body);
+        if (tidied !== body) m = matchBucket(this.legacyPanic, pre + tidied, pre.length);
+      }
+      if (m !== null) return this.result(m, body);
+    }
+    return unknownLegacy('PANIC', 'BLOCK', body);
+  }
+
+  private parseRaw(text: string, start: number, end: number, c: number): ParsedMessage {
+    const bucket = this.raw.get(c);
+    if (bucket === undefined || end - start > MAX_MATCH_LENGTH) return NON_LKRG_MESSAGE;
+    const s = start === 0 && end === text.length ? text : text.slice(start, end);
+    let m = matchBucket(bucket, s, 0);
+    if (m === null) {
+      const trimmed = trimEndWs(s);
+      if (trimmed !== s && trimmed.length > 0) m = matchBucket(bucket, trimmed, 0);
+    }
+    if (m === null) return NON_LKRG_MESSAGE;
+    let isLkrg = !CONTEXT_ONLY_RAW.has(m.template.id);
+    if (m.template.id === PANIC_TEMPLATE_ID) {
+      const msg = m.fields.panic_message;
+      isLkrg = msg !== undefined && this.isLkrgPanicText(msg);
+    }
+    return this.result(m, s, isLkrg);
+  }
+
+  /**
+   * True when `panicText` (what follows `Kernel panic - not syncing: `) is the text of an LKRG
+   * BLOCK line that LKRG panics with (p_panic prints `LKRG: ALERT: BLOCK: <text>` first).
+   */
+  isLkrgPanicText(panicText: string): boolean {
+    if (panicText.length > MAX_MATCH_LENGTH) return false;
+    const m = this.parse(`LKRG: ALERT: BLOCK: ${panicText}`);
+    return m.templateId !== null && this.panicking.has(m.templateId);
+  }
+
+  /**
+   * Fields of the second physical line of a multi-line legacy template (`HIDDEN MODULE:` +
+   * `name[...] module at addr[...]...`), or null when `line` is not that continuation. Leading
+   * whitespace (dmesg indentation) is ignored. Used by the assembler.
+   */
+  matchContinuation(templateId: string, line: string): Readonly<Record<string, string>> | null {
+    const t = this.catalog.byId.get(templateId);
+    if (t === undefined || t.continuationRegex === null || line.length > MAX_MATCH_LENGTH) return null;
+    let i = 0;
+    while (i < line.length && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
+    let s = i === 0 ? line : line.slice(i);
+    let m = t.continuationRegex.exec(s);
+    if (m === null) {
+      const trimmed = trimEndWs(s);
+      if (trimmed === s) return null;
+      s = trimmed;
+      m = t.continuationRegex.exec(s);
+      if (m === null) return null;
+    }
+    return groupFields(m, t.continuationGroups);
+  }
+
+  /** True when `templateId` is a template LKRG follows with a kernel panic line. */
+  panicsAfter(templateId: string): boolean {
+    return this.panicking.has(templateId);
+  }
+
+  private result(m: TemplateMatch, body: string, isLkrg = true): ParsedMessage {
+    const t = m.template;
+    return Object.freeze({
+      isLkrg,
+      templateId: t.id,
+      style: t.style,
+      level: t.level,
+      action: t.action,
+      category: t.category,
+      fields: m.fields,
+      body,
+    });
+  }
+}
+
+const EMPTY_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
+
+function unknownLegacy(level: LkrgLevel | null, action: LkrgAction | null, body: string): ParsedMessage {
+  return Object.freeze({
+    isLkrg: true,
+    templateId: UNKNOWN_TEMPLATE_ID,
+    style: 'legacy',
+    level,
+    action,
+    category: null,
+    fields: EMPTY_FIELDS,
+    body,
+  });
+}
+
+function groupFields(m: RegExpExecArray, names: readonly string[]): Readonly<Record<string, string>> {
+  if (names.length === 0 || m.groups === undefined) return EMPTY_FIELDS;
+  const g = m.groups;
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = g[n];
+    if (v !== undefined) out[n] = v;
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * Try a bucket's candidates on `s` whose template text starts at `off`. Candidates are checked
+ * by their literal lead first, so a regex runs only when the text can match it.
+ */
+function matchBucket(bucket: Bucket, s: string, off: number): TemplateMatch | null {
+  const list = s.length - off >= LEAD_KEY ? (bucket.byLead.get(leadHash(s, off)) ?? bucket.short) : bucket.short;
+  for (let i = 0; i < list.length; i++) {
+    const cand = list[i] as Candidate;
+    if (cand.lead.length > 0 && !s.startsWith(cand.lead, off)) continue;
+    const t = cand.t;
+    if (t.continuationRegex !== null) {
+      // Multi-line legacy record kept in one message (journald keeps the embedded newline).
+      const nl = s.indexOf('\n', off);
+      const first = nl === -1 ? s : s.slice(0, nl);
+      const m = t.regex.exec(first);
+      if (m === null) continue;
+      const fields = { ...groupFields(m, t.groups) };
+      if (nl !== -1) {
+        const rest = s.slice(nl + 1).replace(/^[ \t]+/, '');
+        const cm = t.continuationRegex.exec(trimEndWs(rest));
+        if (cm !== null) Object.assign(fields, groupFields(cm, t.continuationGroups));
+      }
+      return { template: t, fields: Object.freeze(fields) };
+    }
+    const m = t.regex.exec(s);
+    if (m !== null) return { template: t, fields: groupFields(m, t.groups) };
+  }
+  return null;
+}

@@ -1,0 +1,199 @@
+/**
+ * The one path: source -> parse/assemble -> normalize -> fan out. For every source batch
+ * the pipeline writes the transactional sinks (file, stdout) and, in ONE state transaction,
+ * queues the events for every queued output, stores the sinks' new lengths, the dead letters
+ * of malformed input and the source positions. Nothing is held in memory across batches, so
+ * a crash at any instant loses nothing: what was not committed is read again.
+ */
+import type { LkrgEvent, RawRecord, RecordBatch, Source } from '../core/types.js';
+import type { EcsDocument } from '../core/output.js';
+import type { StateStore, QueueInsert } from '../state/state-store.js';
+import type { TransactionalSink, FileSinkState } from '../../outputs/file/file-sink.js';
+import { RunSummary } from './run-summary.js';
+
+/** The assembler contract the pipeline needs (src/parse/event-assembler.ts implements it). */
+export interface Assembler {
+  push(record: RawRecord): LkrgEvent[];
+  flush(): LkrgEvent[];
+}
+
+/** The normalizer contract the pipeline needs (src/normalize implements it). */
+export interface EventNormalizer {
+  toEcs(event: LkrgEvent): EcsDocument;
+  toCef(doc: EcsDocument): string;
+}
+
+/** A queued output as the pipeline sees it: where to queue and how full it may get. */
+export interface QueueTarget {
+  readonly name: string;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly whenFull: 'block' | 'drop_oldest';
+}
+
+/** Progress of a run, for the replay progress bar. */
+export interface PipelineProgress {
+  bytes: number;
+  records: number;
+  events: number;
+  malformed: number;
+}
+
+export interface PipelineOptions {
+  readonly store: StateStore;
+  readonly sources: readonly { readonly source: Source; readonly stateId: string }[];
+  readonly makeAssembler: () => Assembler;
+  readonly normalizer: EventNormalizer;
+  readonly sinks: readonly TransactionalSink[];
+  readonly queues: readonly QueueTarget[];
+  readonly signal: AbortSignal;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  readonly onProgress?: (p: PipelineProgress) => void;
+  /** Called after each commit with the queued row counts (wakes the delivery workers). */
+  readonly onQueued?: (output: string, count: number) => void;
+  /** Current depth of a queued output (events, bytes), for back-pressure. */
+  readonly queueDepth?: (output: string) => { events: number; bytes: number };
+}
+
+/**
+ * Runs every source to its end (replay) or until the signal aborts (live). Called by the CLI.
+ * Throws on I/O or database errors (the caller exits non-zero; nothing uncommitted is lost).
+ */
+export async function runPipeline(opts: PipelineOptions): Promise<RunSummary> {
+  const summary = new RunSummary();
+  const progress: PipelineProgress = { bytes: 0, records: 0, events: 0, malformed: 0 };
+  for (const sink of opts.sinks) sink.open(opts.store.loadSinkState<FileSinkState>(sink.name));
+  try {
+    await Promise.all(opts.sources.map((s) => runSource(s.source, s.stateId, opts, summary, progress)));
+  } finally {
+    for (const sink of opts.sinks) sink.close();
+  }
+  return summary;
+}
+
+async function runSource(
+  source: Source,
+  stateId: string,
+  opts: PipelineOptions,
+  summary: RunSummary,
+  progress: PipelineProgress,
+): Promise<void> {
+  const assembler = opts.makeAssembler();
+  const positions = opts.store.loadPositions(stateId);
+  const iterable = source.read({ positions, signal: opts.signal, log: opts.log });
+  for await (const batch of iterable) {
+    await waitForRoom(opts);
+    processBatch(batch, stateId, assembler, opts, summary, progress);
+    opts.onProgress?.(progress);
+    if (opts.signal.aborted) break;
+  }
+}
+
+/** Synchronous from sink write to commit: no other batch can interleave between them. */
+function processBatch(
+  batch: RecordBatch,
+  stateId: string,
+  assembler: Assembler,
+  opts: PipelineOptions,
+  summary: RunSummary,
+  progress: PipelineProgress,
+): void {
+  const events: LkrgEvent[] = [];
+  for (const rec of batch.records) {
+    const out = assembler.push(rec);
+    for (let i = 0; i < out.length; i++) events.push(out[i]!);
+  }
+  const tail = assembler.flush();
+  for (let i = 0; i < tail.length; i++) events.push(tail[i]!);
+
+  const docs: EcsDocument[] = new Array(events.length);
+  const json: string[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const doc = opts.normalizer.toEcs(events[i]!);
+    docs[i] = doc;
+    json[i] = JSON.stringify(doc);
+    summary.add(events[i]!, doc);
+  }
+
+  const sinkStates = new Map<string, unknown>();
+  let cef: string[] | undefined;
+  for (const sink of opts.sinks) {
+    let lines: readonly string[];
+    if (sink.format === 'ecs') lines = json;
+    else lines = cef ??= docs.map((d) => opts.normalizer.toCef(d));
+    const state = sink.write(lines);
+    if (state) sinkStates.set(sink.name, state);
+  }
+
+  let queued: Map<string, QueueInsert[]> | undefined;
+  if (opts.queues.length && docs.length) {
+    const rows: QueueInsert[] = new Array(docs.length);
+    for (let i = 0; i < docs.length; i++) {
+      rows[i] = { eventId: events[i]!.id, key: keyOf(events[i]!), dataset: datasetOf(docs[i]!), payload: json[i]! };
+    }
+    queued = new Map(opts.queues.map((q) => [q.name, rows]));
+  }
+
+  const now = Date.now();
+  opts.store.commitBatch({
+    sourceId: stateId,
+    positions: batch.positions,
+    queued,
+    sinkStates,
+    inputDeadLetters: batch.malformed.map((m) => ({
+      origin: m.origin,
+      offset: m.offset,
+      reason: m.line !== undefined ? `line ${m.line}: ${m.reason}` : m.reason,
+      firstFailedAt: now,
+      lastFailedAt: now,
+      payload: m.raw,
+    })),
+    counters: [
+      ['pipeline', 'records_read', batch.records.length],
+      ['pipeline', 'events', events.length],
+      ['pipeline', 'malformed', batch.malformed.length],
+      ...opts.queues.map((q) => [q.name, 'queued', docs.length] as const),
+    ],
+  });
+  if (queued) for (const q of opts.queues) opts.onQueued?.(q.name, docs.length);
+  summary.malformed += batch.malformed.length;
+  for (const m of batch.malformed) summary.noteMalformed(m);
+  progress.bytes += batch.bytes;
+  progress.records += batch.records.length;
+  progress.events += events.length;
+  progress.malformed += batch.malformed.length;
+}
+
+/** Back-pressure: a full queue with when_full=block holds the source until there is room. */
+async function waitForRoom(opts: PipelineOptions): Promise<void> {
+  if (!opts.queueDepth) return;
+  for (const q of opts.queues) {
+    let warned = false;
+    for (;;) {
+      const d = opts.queueDepth(q.name);
+      if (d.events < q.maxEvents && d.bytes < q.maxBytes) break;
+      if (q.whenFull === 'drop_oldest') {
+        const excess = Math.max(d.events - q.maxEvents + 1, 1);
+        const dropped = opts.store.dropOldest(q.name, Math.max(excess, 100));
+        opts.log('warn', `Output ${q.name}: queue full, dropped the ${dropped} oldest events (when_full: drop_oldest).`);
+        break;
+      }
+      if (!warned) {
+        opts.log('warn', `Output ${q.name}: queue full (${d.events} events, ${d.bytes} bytes); holding the sources until it drains.`);
+        warned = true;
+      }
+      if (opts.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function keyOf(e: LkrgEvent): string {
+  const h = e.record.host;
+  return h.ip ?? h.name ?? h.id ?? e.record.streamId;
+}
+
+function datasetOf(doc: EcsDocument): string {
+  const ev = doc.event as { dataset?: unknown } | undefined;
+  return typeof ev?.dataset === 'string' ? ev.dataset : 'lkrg.log';
+}

@@ -1,0 +1,160 @@
+/**
+ * File identity, head fingerprints, rotated-archive naming and chunked reading (plain or
+ * gzip) shared by the logger-store and text sources.
+ *
+ * Identity = device + inode + a fingerprint of the first bytes of the (decompressed)
+ * content. The fingerprint is what finds a file again after logrotate renamed or gzipped
+ * it, and what detects inode reuse (reference/anchors.md §3.10).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, type Stats } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { createGunzip } from 'node:zlib';
+
+/** Bytes hashed for the head fingerprint. */
+export const FINGERPRINT_BYTES = 256;
+
+/** Default read size. */
+export const CHUNK_BYTES = 1024 * 1024;
+
+/** Saved identity of a file inside a position object. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  /** sha256 (hex, 32 chars) of the first `fpLen` decompressed bytes. */
+  readonly fp: string;
+  readonly fpLen: number;
+}
+
+/** Hash of a head buffer (first `len` bytes). */
+export function fingerprint(head: Buffer, len = Math.min(head.length, FINGERPRINT_BYTES)): string {
+  return createHash('sha256').update(head.subarray(0, len)).digest('hex').slice(0, 32);
+}
+
+/** True for names ending in .gz. */
+export function isGzipName(p: string): boolean {
+  return p.endsWith('.gz');
+}
+
+/**
+ * Reads the first `n` decompressed bytes of a file (fewer when it is shorter). Used to
+ * compute and check fingerprints. Errors: fs errors (ENOENT …) propagate.
+ */
+export async function readHead(p: string, n = FINGERPRINT_BYTES): Promise<Buffer> {
+  if (!isGzipName(p)) {
+    const fh = await open(p, 'r');
+    try {
+      const b = Buffer.alloc(n);
+      const { bytesRead } = await fh.read(b, 0, n, 0);
+      return b.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+  const parts: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const c of createReadStream(p).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+      parts.push(c);
+      got += c.length;
+      if (got >= n) break;
+    }
+  } catch {
+    // corrupt gzip: fingerprint whatever was decoded
+  }
+  return Buffer.concat(parts).subarray(0, n);
+}
+
+/** Identity of a file: its stats plus the head fingerprint. */
+export async function identify(p: string, st?: Stats): Promise<FileIdentity> {
+  const s = st ?? (await stat(p));
+  const head = await readHead(p);
+  return { dev: s.dev, ino: s.ino, fp: fingerprint(head), fpLen: head.length };
+}
+
+/**
+ * True when the file at `p` has the saved content head: the first `saved.fpLen` bytes hash
+ * to `saved.fp`. An empty saved fingerprint matches any file of the same dev/inode.
+ */
+export async function headMatches(p: string, saved: FileIdentity): Promise<boolean> {
+  const head = await readHead(p, saved.fpLen);
+  if (head.length < saved.fpLen) return false;
+  if (saved.fpLen === 0) return true;
+  return fingerprint(head, saved.fpLen) === saved.fp;
+}
+
+/** A rotated-archive name split into its base and its age ordering. */
+export interface RotatedName {
+  /** Name without the rotation suffix and .gz (for logger stores: the client IPv4). */
+  readonly base: string;
+  /** 0 for the live file; otherwise `<base>.N` → N, dated → 0 with `date` set. */
+  readonly n: number;
+  readonly date?: string;
+  readonly gz: boolean;
+}
+
+const ROTATED_RE = /^(.*?)(?:\.(\d+)|-(\d{8}(?:\d{2,6})?))?(\.gz)?$/;
+
+/** Splits logrotate names: `<base>`, `<base>.1`, `<base>.2.gz`, `<base>-YYYYMMDD[.gz]`. */
+export function parseRotatedName(name: string): RotatedName {
+  const m = ROTATED_RE.exec(name);
+  if (!m) return { base: name, n: 0, gz: false };
+  return { base: m[1]!, n: m[2] ? Number(m[2]) : 0, ...(m[3] ? { date: m[3] } : {}), gz: !!m[4] };
+}
+
+/**
+ * Sorts files of one base oldest first: `.N` archives by descending N, then dated
+ * archives by ascending date, then the live file. Stable for equal keys.
+ */
+export function sortOldestFirst<T extends { rot: RotatedName }>(files: T[]): T[] {
+  const key = (r: RotatedName): [number, number, string] =>
+    r.n > 0 ? [0, -r.n, ''] : r.date ? [1, 0, r.date] : [2, 0, ''];
+  return files.sort((a, b) => {
+    const ka = key(a.rot);
+    const kb = key(b.rot);
+    return ka[0] - kb[0] || ka[1] - kb[1] || (ka[2] < kb[2] ? -1 : ka[2] > kb[2] ? 1 : 0);
+  });
+}
+
+/**
+ * Yields decompressed chunks of `p` starting at decompressed offset `from`. Plain files are
+ * read with positioned reads of `chunkBytes`; gzip files are streamed through zlib and the
+ * first `from` bytes discarded. `stopAt` (plain files only) bounds the read to the size seen
+ * when reading started. Errors: fs and zlib errors propagate to the caller.
+ */
+export async function* readChunks(p: string, from: number, chunkBytes = CHUNK_BYTES, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  if (isGzipName(p)) {
+    let skip = from;
+    for await (const c of createReadStream(p, { highWaterMark: chunkBytes }).pipe(createGunzip({ chunkSize: 64 * 1024 })) as AsyncIterable<Buffer>) {
+      if (signal?.aborted) return;
+      if (skip >= c.length) {
+        skip -= c.length;
+        continue;
+      }
+      yield skip > 0 ? c.subarray(skip) : c;
+      skip = 0;
+    }
+    return;
+  }
+  const fh = await open(p, 'r');
+  try {
+    let pos = from;
+    for (;;) {
+      if (signal?.aborted) return;
+      const b = Buffer.allocUnsafe(chunkBytes);
+      const { bytesRead } = await fh.read(b, 0, chunkBytes, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      yield b.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Lists a directory's regular files (names), sorted; missing directory → ConfigError-free []. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const ents = await readdir(dir, { withFileTypes: true });
+  return ents.filter((e) => e.isFile()).map((e) => path.join(dir, e.name)).sort();
+}

@@ -1,0 +1,137 @@
+/**
+ * Turns store lines of one lkrg-logger client into RawRecords, notices and malformed
+ * reports, with boot/seq tracking. Shared by the logger-store source (replay and live) and
+ * the stdin source. The tracker state it mutates is what goes into the position.
+ */
+import type { RawRecord } from '../core/types.js';
+import { rawForReport } from '../parse/containers/escape.js';
+import { completeLoggerRecord, newLoggerFields, scanLoggerFields } from '../parse/containers/logger-record.js';
+import type { BatchBuilder } from './batch-builder.js';
+import { LoggerBootTracker, lineHash, type BootTrackerState } from './logger-boot-tracker.js';
+
+/** Options shared by sources that read logger records. */
+export interface LoggerLineOptions {
+  /**
+   * Cheap LKRG-ness test on the decoded message text; records for which it returns false
+   * are not yielded (their seq/uptime still feed boot and gap tracking). Notices and
+   * malformed lines are always reported. Ignored when `includeNonLkrg` is true.
+   */
+  readonly prefilter?: (text: string) => boolean;
+  /** Yield every record, whatever the prefilter says. */
+  readonly includeNonLkrg?: boolean;
+  /** |recv − send| above this (µs) adds `extra.recvDelayUs` (resend/replay/clock skew). Default 5 s. */
+  readonly skewWarnUs?: number;
+}
+
+/** Per-client line handler; see module doc. */
+export class LoggerLineHandler {
+  readonly tracker: LoggerBootTracker;
+  /** Malformed lines seen (for logs/metrics). */
+  malformedCount = 0;
+  /** Duplicates dropped. */
+  duplicateCount = 0;
+  private readonly f = newLoggerFields();
+  private readonly prefilter: ((text: string) => boolean) | undefined;
+  private readonly skewWarnUs: number;
+  private dupRun: { from: number; to: number; count: number; offset: number; line: number; bootId: string } | null = null;
+
+  constructor(
+    readonly client: string,
+    readonly streamId: string,
+    public origin: string,
+    opts: LoggerLineOptions,
+    state?: BootTrackerState,
+  ) {
+    this.tracker = new LoggerBootTracker(client, state);
+    this.prefilter = opts.includeNonLkrg ? undefined : opts.prefilter;
+    this.skewWarnUs = opts.skewWarnUs ?? 5_000_000;
+  }
+
+  /**
+   * Handles one complete line `buf[start,end)` found at stream `offset` (1-based `line`).
+   * `overlong` lines are reported as malformed. Never throws.
+   */
+  line(b: BatchBuilder, buf: Buffer, start: number, end: number, offset: number, line: number, overlong: boolean): void {
+    if (overlong) {
+      this.flushDuplicates(b);
+      this.malformedCount++;
+      b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: 'line longer than the line cap (cut)', raw: rawForReport(buf, start, end, 1024) });
+      return;
+    }
+    const f = this.f;
+    const err = start === end ? 'empty line' : scanLoggerFields(buf, start, end, f);
+    if (err !== null) {
+      this.flushDuplicates(b);
+      this.malformedCount++;
+      b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: `malformed store record: ${err}`, raw: rawForReport(buf, start, end) });
+      return;
+    }
+    // hash from prio to end: identical for reconnect resends and replayed sessions
+    let p = start;
+    for (let commas = 0; p < end && commas < 3; p++) if (buf[p] === 44) commas++;
+    const v = this.tracker.track(f, lineHash(buf, p, end));
+    if (v.duplicate) {
+      const r = this.dupRun;
+      if (r && r.bootId === v.bootId) {
+        r.count++;
+        r.from = Math.min(r.from, f.seq);
+        r.to = Math.max(r.to, f.seq);
+      } else {
+        this.flushDuplicates(b);
+        this.dupRun = { from: f.seq, to: f.seq, count: 1, offset, line, bootId: v.bootId };
+      }
+      this.duplicateCount++;
+      return;
+    }
+    this.flushDuplicates(b);
+    for (const n of v.notices) {
+      b.records.push({
+        streamId: this.streamId, origin: this.origin, offset, line, container: 'logger', original: '', text: n.detail,
+        host: { ip: this.client, bootId: v.bootId }, timeUs: f.sendUs - (f.sendUptimeUs - f.eventUptimeUs), receivedUs: f.recvUs, notice: n,
+      });
+    }
+    const rec = completeLoggerRecord(buf, start, end, f);
+    if (this.prefilter && !this.prefilter(rec.text)) return;
+    let extra: Record<string, string> | undefined;
+    if (v.continuesSeq !== undefined) extra = { continuesSeq: String(v.continuesSeq) };
+    const skew = f.recvUs - f.sendUs;
+    if (skew > this.skewWarnUs || skew < -this.skewWarnUs) (extra ??= {}).recvDelayUs = String(skew);
+    const r: RawRecord = {
+      streamId: this.streamId, origin: this.origin, offset, line, container: 'logger',
+      original: rec.original, text: rec.text, host: { ip: this.client, bootId: v.bootId },
+      timeUs: rec.timeUs, receivedUs: rec.recvUs, uptimeUs: rec.eventUptimeUs, seq: rec.seq,
+      facility: rec.facility, severity: rec.severity, flag: rec.flag, kernelOrigin: rec.kernelOrigin,
+      ...(extra ? { extra } : {}),
+    };
+    b.records.push(r);
+  }
+
+  /** Reports a torn last line (replay end of input / abandoned rotated file). */
+  incomplete(b: BatchBuilder, buf: Buffer, offset: number, line: number, bytes: number): void {
+    this.flushDuplicates(b);
+    this.malformedCount++;
+    b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: `incomplete last line (${bytes} bytes, no newline)`, raw: rawForReport(buf, 0, buf.length) });
+  }
+
+  /** Adds a synthetic notice record (truncation etc.). */
+  notice(b: BatchBuilder, offset: number, type: 'truncated', detail: string): void {
+    this.flushDuplicates(b);
+    b.records.push({
+      streamId: this.streamId, origin: this.origin, offset, container: 'logger', original: '', text: detail,
+      host: { ip: this.client }, timeUs: Date.now() * 1000, notice: { type, detail },
+    });
+  }
+
+  /** Emits the pending run of dropped duplicates as one `duplicate` notice. Call before yielding a batch. */
+  flushDuplicates(b: BatchBuilder): void {
+    const r = this.dupRun;
+    if (!r) return;
+    this.dupRun = null;
+    const detail = `${r.count} duplicate record${r.count === 1 ? '' : 's'} from ${this.client} dropped (seq ${r.from}${r.to !== r.from ? `–${r.to}` : ''}; reconnect resend or replayed session)`;
+    b.records.push({
+      streamId: this.streamId, origin: this.origin, offset: r.offset, line: r.line, container: 'logger', original: '', text: detail,
+      host: { ip: this.client, bootId: r.bootId }, timeUs: null,
+      notice: { type: 'duplicate', count: r.count, fromSeq: r.from, toSeq: r.to, detail },
+    });
+  }
+}

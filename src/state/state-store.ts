@@ -1,0 +1,423 @@
+/**
+ * The one embedded state database (SQLite through better-sqlite3, WAL mode): source
+ * positions, output queues, sink states of transactional outputs, dead letters and counters.
+ *
+ * The pipeline commits everything a source batch produced in ONE transaction
+ * ({@link StateStore.commitBatch}): the new source positions, the events queued for every
+ * queued output, the new committed length of every file output and the dead letters of
+ * malformed input. A crash at any instant therefore either keeps the whole batch or none
+ * of it; the source re-reads what was not committed.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SourcePosition } from '../core/types.js';
+
+/** A row queued for one output. */
+export interface QueueRow {
+  readonly rowid: number;
+  readonly eventId: string;
+  readonly key: string;
+  readonly dataset: string;
+  readonly payload: string;
+  readonly bytes: number;
+  readonly enqueuedAt: number;
+  readonly attempts: number;
+  readonly nextAt: number;
+  readonly firstFailedAt: number | null;
+  readonly lastError: string | null;
+}
+
+/** An event to queue: what the normalizer produced, serialized once. */
+export interface QueueInsert {
+  readonly eventId: string;
+  readonly key: string;
+  readonly dataset: string;
+  readonly payload: string;
+}
+
+/** A dead letter: malformed input ('input') or an event an output rejected ('delivery'). */
+export interface DeadLetter {
+  readonly id: number;
+  readonly kind: 'input' | 'delivery';
+  readonly output: string | null;
+  readonly origin: string | null;
+  readonly offset: number | null;
+  readonly eventId: string | null;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly firstFailedAt: number;
+  readonly lastFailedAt: number;
+  readonly payload: string;
+}
+
+/** Everything one source batch produced; committed atomically by commitBatch. */
+export interface BatchCommit {
+  readonly sourceId: string;
+  readonly positions: Readonly<Record<string, SourcePosition>>;
+  /** Events per queued output name. */
+  readonly queued?: ReadonlyMap<string, readonly QueueInsert[]>;
+  /** New sink state per transactional output (e.g. committed file length). */
+  readonly sinkStates?: ReadonlyMap<string, unknown>;
+  readonly inputDeadLetters?: readonly Omit<DeadLetter, 'id' | 'kind' | 'output' | 'eventId' | 'attempts'>[];
+  /** Counter increments: [scope, name, delta]. */
+  readonly counters?: readonly (readonly [string, string, number])[];
+}
+
+/** Per-output queue statistics for `status`. */
+export interface QueueStats {
+  readonly depth: number;
+  readonly bytes: number;
+  readonly oldestEnqueuedAt: number | null;
+}
+
+const SCHEMA_VERSION = 1;
+
+/**
+ * Opened by the CLI (one per process) and shared by the pipeline, the delivery workers and
+ * the `status`/`dlq` commands. Errors: the constructor throws when the file cannot be opened
+ * or was written by an incompatible version (message says which file and what to do).
+ */
+export class StateStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly stmts: ReturnType<StateStore['prepare']>;
+
+  constructor(path: string) {
+    this.path = path;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.stmts = this.prepare();
+  }
+
+  private migrate(): void {
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS positions (
+        source_id TEXT NOT NULL, stream_id TEXT NOT NULL, position TEXT NOT NULL,
+        updated_at INTEGER NOT NULL, PRIMARY KEY (source_id, stream_id));
+      CREATE TABLE IF NOT EXISTS sink_state (output TEXT PRIMARY KEY, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS queue (
+        rowid INTEGER PRIMARY KEY AUTOINCREMENT, output TEXT NOT NULL, event_id TEXT NOT NULL,
+        key TEXT NOT NULL, dataset TEXT NOT NULL, payload TEXT NOT NULL, bytes INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL DEFAULT 0, first_failed_at INTEGER, last_error TEXT);
+      CREATE INDEX IF NOT EXISTS queue_output ON queue (output, rowid);
+      CREATE TABLE IF NOT EXISTS dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, output TEXT, origin TEXT,
+        offset INTEGER, event_id TEXT, reason TEXT NOT NULL, attempts INTEGER NOT NULL,
+        first_failed_at INTEGER NOT NULL, last_failed_at INTEGER NOT NULL, payload TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS counters (
+        scope TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (scope, name));
+    `);
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as
+      | { value: string }
+      | undefined;
+    if (!row) {
+      this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    } else if (Number(row.value) !== SCHEMA_VERSION) {
+      throw new Error(
+        `State file ${this.path} has schema version ${row.value}; this lkrg-siem expects ${SCHEMA_VERSION}. ` +
+          'Use a new state_file or the lkrg-siem version that wrote it.',
+      );
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      positionsFor: db.prepare('SELECT stream_id, position FROM positions WHERE source_id = ?'),
+      upsertPosition: db.prepare(
+        `INSERT INTO positions (source_id, stream_id, position, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source_id, stream_id) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+      ),
+      deletePositions: db.prepare('DELETE FROM positions WHERE source_id = ?'),
+      sinkState: db.prepare('SELECT state FROM sink_state WHERE output = ?'),
+      upsertSinkState: db.prepare(
+        'INSERT INTO sink_state (output, state) VALUES (?, ?) ON CONFLICT (output) DO UPDATE SET state = excluded.state',
+      ),
+      insertQueue: db.prepare(
+        'INSERT INTO queue (output, event_id, key, dataset, payload, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertDead: db.prepare(
+        `INSERT INTO dead_letters (kind, output, origin, offset, event_id, reason, attempts, first_failed_at, last_failed_at, payload)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      addCounter: db.prepare(
+        `INSERT INTO counters (scope, name, value) VALUES (?, ?, ?)
+         ON CONFLICT (scope, name) DO UPDATE SET value = value + excluded.value`,
+      ),
+      counters: db.prepare('SELECT scope, name, value FROM counters ORDER BY scope, name'),
+      queueHead: db.prepare(
+        `SELECT rowid, event_id, key, dataset, payload, bytes, enqueued_at, attempts, next_at, first_failed_at, last_error
+         FROM queue WHERE output = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
+      ),
+      deleteRow: db.prepare('DELETE FROM queue WHERE rowid = ?'),
+      retryRow: db.prepare(
+        `UPDATE queue SET attempts = attempts + 1, next_at = ?, last_error = ?,
+         first_failed_at = COALESCE(first_failed_at, ?) WHERE rowid = ?`,
+      ),
+      queueStats: db.prepare(
+        'SELECT COUNT(*) AS depth, COALESCE(SUM(bytes), 0) AS bytes, MIN(enqueued_at) AS oldest FROM queue WHERE output = ?',
+      ),
+      oldestRows: db.prepare('SELECT rowid, bytes FROM queue WHERE output = ? ORDER BY rowid LIMIT ?'),
+      queueOutputs: db.prepare('SELECT DISTINCT output FROM queue'),
+    };
+  }
+
+  /** Saved positions of one source, keyed by stream id. */
+  loadPositions(sourceId: string): Map<string, SourcePosition> {
+    const out = new Map<string, SourcePosition>();
+    for (const row of this.stmts.positionsFor.all(sourceId) as { stream_id: string; position: string }[]) {
+      out.set(row.stream_id, JSON.parse(row.position) as SourcePosition);
+    }
+    return out;
+  }
+
+  /** Forget a source's positions (a replay without --resume starts over). */
+  resetPositions(sourceId: string): void {
+    this.stmts.deletePositions.run(sourceId);
+  }
+
+  /** Committed state of a transactional output (e.g. `{ length }` of a file), or undefined. */
+  loadSinkState<T>(output: string): T | undefined {
+    const row = this.stmts.sinkState.get(output) as { state: string } | undefined;
+    return row ? (JSON.parse(row.state) as T) : undefined;
+  }
+
+  /** Set a sink state outside a batch (e.g. a truncated file output starting over). */
+  saveSinkState(output: string, state: unknown): void {
+    this.stmts.upsertSinkState.run(output, JSON.stringify(state));
+  }
+
+  /**
+   * Commits one source batch atomically: positions, queued events, sink states, input dead
+   * letters and counters. Throws only on database errors (disk full, locked): the caller
+   * must stop, since the batch is not committed and will be re-read on restart.
+   */
+  readonly commitBatch = (commit: BatchCommit): void => {
+    this.commitTx(commit);
+  };
+
+  private readonly commitTx = this.makeCommitTx();
+
+  private makeCommitTx() {
+    return (commit: BatchCommit): void => {
+      this.db.transaction((c: BatchCommit) => {
+        const now = Date.now();
+        const s = this.stmts;
+        for (const [streamId, pos] of Object.entries(c.positions)) {
+          s.upsertPosition.run(c.sourceId, streamId, JSON.stringify(pos), now);
+        }
+        if (c.queued) {
+          for (const [output, rows] of c.queued) {
+            for (const r of rows) {
+              s.insertQueue.run(output, r.eventId, r.key, r.dataset, r.payload, Buffer.byteLength(r.payload), now);
+            }
+          }
+        }
+        if (c.sinkStates) {
+          for (const [output, state] of c.sinkStates) s.upsertSinkState.run(output, JSON.stringify(state));
+        }
+        if (c.inputDeadLetters) {
+          for (const d of c.inputDeadLetters) {
+            s.insertDead.run('input', null, d.origin, d.offset, null, d.reason, 0, d.firstFailedAt, d.lastFailedAt, d.payload);
+          }
+        }
+        if (c.counters) for (const [scope, name, delta] of c.counters) if (delta) s.addCounter.run(scope, name, delta);
+      })(commit);
+    };
+  }
+
+  /** Up to `limit` queued rows of an output after `afterRowid`, oldest first. */
+  queueHead(output: string, limit: number, afterRowid = 0): QueueRow[] {
+    return (this.stmts.queueHead.all(output, afterRowid, limit) as Record<string, unknown>[]).map((r) => ({
+      rowid: r.rowid as number,
+      eventId: r.event_id as string,
+      key: r.key as string,
+      dataset: r.dataset as string,
+      payload: r.payload as string,
+      bytes: r.bytes as number,
+      enqueuedAt: r.enqueued_at as number,
+      attempts: r.attempts as number,
+      nextAt: r.next_at as number,
+      firstFailedAt: (r.first_failed_at as number | null) ?? null,
+      lastError: (r.last_error as string | null) ?? null,
+    }));
+  }
+
+  /**
+   * Applies the classified results of one send in one transaction: delivered rows are
+   * deleted, rejected rows move to the dead letters, retried rows get their next attempt time.
+   */
+  settle(
+    output: string,
+    outcome: {
+      delivered: readonly QueueRow[];
+      rejected: readonly { row: QueueRow; reason: string }[];
+      retried: readonly { row: QueueRow; reason: string; nextAt: number }[];
+    },
+  ): void {
+    this.db.transaction(() => {
+      const now = Date.now();
+      const s = this.stmts;
+      for (const row of outcome.delivered) s.deleteRow.run(row.rowid);
+      for (const { row, reason } of outcome.rejected) {
+        s.insertDead.run('delivery', output, null, null, row.eventId, reason, row.attempts + 1, row.firstFailedAt ?? now, now, row.payload);
+        s.deleteRow.run(row.rowid);
+      }
+      for (const { row, reason, nextAt } of outcome.retried) s.retryRow.run(nextAt, reason, now, row.rowid);
+      if (outcome.delivered.length) s.addCounter.run(output, 'delivered', outcome.delivered.length);
+      if (outcome.rejected.length) s.addCounter.run(output, 'rejected', outcome.rejected.length);
+      if (outcome.retried.length) s.addCounter.run(output, 'retried', outcome.retried.length);
+    })();
+  }
+
+  /** Drops the oldest rows of an output's queue (when_full: drop_oldest); returns how many. */
+  dropOldest(output: string, count: number): number {
+    return this.db.transaction(() => {
+      const rows = this.stmts.oldestRows.all(output, count) as { rowid: number }[];
+      for (const r of rows) this.stmts.deleteRow.run(r.rowid);
+      if (rows.length) this.stmts.addCounter.run(output, 'dropped', rows.length);
+      return rows.length;
+    })();
+  }
+
+  queueStats(output: string): QueueStats {
+    const r = this.stmts.queueStats.get(output) as { depth: number; bytes: number; oldest: number | null };
+    return { depth: r.depth, bytes: r.bytes, oldestEnqueuedAt: r.oldest };
+  }
+
+  /** Output names that still have queued rows. */
+  queuedOutputs(): string[] {
+    return (this.stmts.queueOutputs.all() as { output: string }[]).map((r) => r.output);
+  }
+
+  /** All counters as scope -> name -> value. */
+  counters(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const r of this.stmts.counters.all() as { scope: string; name: string; value: number }[]) {
+      let m = out.get(r.scope);
+      if (!m) out.set(r.scope, (m = new Map()));
+      m.set(r.name, r.value);
+    }
+    return out;
+  }
+
+  addCounter(scope: string, name: string, delta: number): void {
+    if (delta) this.stmts.addCounter.run(scope, name, delta);
+  }
+
+  /** Dead letters, newest last, optionally filtered. */
+  listDeadLetters(filter: { output?: string; kind?: 'input' | 'delivery'; limit?: number } = {}): DeadLetter[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.output) {
+      where.push('output = ?');
+      args.push(filter.output);
+    }
+    if (filter.kind) {
+      where.push('kind = ?');
+      args.push(filter.kind);
+    }
+    const sql = `SELECT * FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
+    args.push(filter.limit ?? 1_000_000);
+    return (this.db.prepare(sql).all(...args) as Record<string, unknown>[]).map(toDeadLetter);
+  }
+
+  deadLetter(id: number): DeadLetter | undefined {
+    const r = this.db.prepare('SELECT * FROM dead_letters WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? toDeadLetter(r) : undefined;
+  }
+
+  /** Moves delivery dead letters back into their output's queue; returns how many. */
+  requeueDeadLetters(ids: readonly number[]): number {
+    return this.db.transaction(() => {
+      let n = 0;
+      const now = Date.now();
+      for (const id of ids) {
+        const d = this.deadLetter(id);
+        if (!d || d.kind !== 'delivery' || !d.output) continue;
+        const doc = safeParse(d.payload);
+        const dataset = typeof doc?.['event.dataset'] === 'string' ? (doc['event.dataset'] as string) : datasetOf(doc);
+        this.stmts.insertQueue.run(d.output, d.eventId ?? '', keyOf(doc), dataset, d.payload, Buffer.byteLength(d.payload), now);
+        this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
+        n++;
+      }
+      return n;
+    })();
+  }
+
+  purgeDeadLetters(filter: { output?: string; ids?: readonly number[] } = {}): number {
+    if (filter.ids) {
+      let n = 0;
+      const del = this.db.prepare('DELETE FROM dead_letters WHERE id = ?');
+      this.db.transaction(() => {
+        for (const id of filter.ids!) n += del.run(id).changes;
+      })();
+      return n;
+    }
+    if (filter.output) return this.db.prepare('DELETE FROM dead_letters WHERE output = ?').run(filter.output).changes;
+    return this.db.prepare('DELETE FROM dead_letters').run().changes;
+  }
+
+  countDeadLetters(): { input: number; delivery: Map<string, number> } {
+    const rows = this.db.prepare('SELECT kind, output, COUNT(*) AS n FROM dead_letters GROUP BY kind, output').all() as {
+      kind: string;
+      output: string | null;
+      n: number;
+    }[];
+    let input = 0;
+    const delivery = new Map<string, number>();
+    for (const r of rows) {
+      if (r.kind === 'input') input += r.n;
+      else delivery.set(r.output ?? '', r.n);
+    }
+    return { input, delivery };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toDeadLetter(r: Record<string, unknown>): DeadLetter {
+  return {
+    id: r.id as number,
+    kind: r.kind as 'input' | 'delivery',
+    output: (r.output as string | null) ?? null,
+    origin: (r.origin as string | null) ?? null,
+    offset: (r.offset as number | null) ?? null,
+    eventId: (r.event_id as string | null) ?? null,
+    reason: r.reason as string,
+    attempts: r.attempts as number,
+    firstFailedAt: r.first_failed_at as number,
+    lastFailedAt: r.last_failed_at as number,
+    payload: r.payload as string,
+  };
+}
+
+function safeParse(s: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(s) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function datasetOf(doc: Record<string, unknown> | undefined): string {
+  const ev = doc?.event as Record<string, unknown> | undefined;
+  return typeof ev?.dataset === 'string' ? ev.dataset : 'lkrg.log';
+}
+
+function keyOf(doc: Record<string, unknown> | undefined): string {
+  const host = doc?.host as Record<string, unknown> | undefined;
+  const ip = Array.isArray(host?.ip) ? (host!.ip as unknown[])[0] : undefined;
+  if (typeof ip === 'string') return ip;
+  return typeof host?.name === 'string' ? host.name : '';
+}
