@@ -15,7 +15,7 @@ export interface OutputType {
   readonly kind: 'sink' | 'queued';
   readonly fields: Readonly<Record<string, FieldSpec>>;
   createSink?(cfg: Record<string, unknown>, name: string): TransactionalSink;
-  createDriver?(cfg: Record<string, unknown>, name: string): OutputDriver;
+  createDriver?(cfg: Record<string, unknown>, name: string, log?: (level: 'info' | 'warn' | 'error', message: string) => void): OutputDriver;
 }
 
 const common: Record<string, FieldSpec> = {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { ConfigError } from './core/types.js';
 import { ConfigErrors, specToMarkdown } from './config/config-spec.js';
+import '../outputs/index.js';
 import { forwarderSpec, loadConfig, redactedConfig, validateConfig } from './config/forwarder-config.js';
 import { runForwarder } from './app/forwarder.js';
 import { sourcesFromConfig, sourcesFromPaths, stdinSource, type InputShape } from './app/source-factory.js';

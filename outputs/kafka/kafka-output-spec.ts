@@ -92,8 +92,10 @@ export interface ResolvedKafkaOutputConfig {
   sasl?: { mechanism: KafkaSaslConfig['mechanism']; username: string; password: string };
 }
 
+/** Keys the output registry and the shared delivery layer own; accepted and ignored here. */
+const SHARED_KEYS = new Set(['type', 'name', 'queue', 'batch', 'retry']);
 const TOP_KEYS = new Set([
-  'type', 'brokers', 'topic', 'client_id', 'value_format', 'compression', 'acks',
+  ...SHARED_KEYS, 'brokers', 'topic', 'client_id', 'value_format', 'compression', 'acks',
   'max_in_flight_requests', 'request_timeout_ms', 'connection_timeout_ms', 'max_message_bytes',
   'tls', 'sasl',
 ]);
@@ -182,7 +184,7 @@ export function resolveKafkaOutputConfig(
       'only 1 is supported: kafkajs keeps per-partition order with its idempotent producer only with one request in flight',
     );
   }
-  const requestTimeoutMs = optInt(raw.request_timeout_ms, k('request_timeout_ms'), 1_000, 600_000, KAFKA_OUTPUT_DEFAULTS.request_timeout_ms);
+  const requestTimeoutMs = optInt(raw.request_timeout_ms, k('request_timeout_ms'), 100, 600_000, KAFKA_OUTPUT_DEFAULTS.request_timeout_ms);
   const connectionTimeoutMs = optInt(raw.connection_timeout_ms, k('connection_timeout_ms'), 100, 60_000, KAFKA_OUTPUT_DEFAULTS.connection_timeout_ms);
   const maxMessageBytes = optInt(raw.max_message_bytes, k('max_message_bytes'), 1_024, 100_000_000, KAFKA_OUTPUT_DEFAULTS.max_message_bytes);
 
@@ -195,7 +197,8 @@ export function resolveKafkaOutputConfig(
   if (tlsRaw !== undefined && !isRecord(tlsRaw)) throw new ConfigError(k('tls'), tlsRaw, 'give tls as a mapping, e.g. { enabled: true, ca_file: /etc/ssl/kafka-ca.pem }');
   const tls = tlsRaw ?? {};
   unknownKeys(tls, TLS_KEYS, k('tls.'), 'tls');
-  const tlsEnabled = optBool(tls.enabled, k('tls.enabled'), sslFromScheme ?? (tlsRaw !== undefined && Object.keys(tls).length > 0));
+  const tlsFiles = ['ca_file', 'cert_file', 'key_file', 'server_name'].some((x) => tls[x] !== undefined);
+  const tlsEnabled = optBool(tls.enabled, k('tls.enabled'), sslFromScheme ?? tlsFiles);
   if (sslFromScheme === true && tls.enabled === false) {
     throw new ConfigError(k('tls.enabled'), false, 'the brokers use kafka+ssl://: set tls.enabled to true or use kafka://');
   }
@@ -220,13 +223,14 @@ export function resolveKafkaOutputConfig(
       serverName,
       caFile,
     };
-  } else if (tlsRaw !== undefined && ['ca_file', 'cert_file', 'key_file', 'server_name'].some((x) => tls[x] !== undefined)) {
+  } else if (tlsFiles) {
     throw new ConfigError(k('tls.enabled'), tls.enabled, 'tls files are set but tls.enabled is false: set it to true or remove the files');
   }
 
   // sasl
-  const saslRaw = raw.sasl;
-  if (saslRaw !== undefined) {
+  // the config loader fills absent objects with {}: a sasl section without values means no SASL
+  const saslRaw = isRecord(raw.sasl) && Object.values(raw.sasl).every((v) => v === undefined) ? undefined : raw.sasl;
+  if (saslRaw !== undefined && saslRaw !== null) {
     if (!isRecord(saslRaw)) throw new ConfigError(k('sasl'), saslRaw, 'give sasl as a mapping { mechanism, username, password_env | password_file }');
     if ('password' in saslRaw) {
       throw new ConfigError(k('sasl.password'), '<redacted>', 'do not write the password in the config: use sasl.password_env (a variable name) or sasl.password_file');
@@ -269,7 +273,8 @@ export function resolveKafkaOutputConfig(
 function unknownKeys(obj: Record<string, unknown>, known: Set<string>, prefix: string, what: string): void {
   for (const key of Object.keys(obj)) {
     if (!known.has(key)) {
-      throw new ConfigError(`${prefix}${key}`, obj[key], `not a ${what} setting; known: ${[...known].filter((x) => x !== 'type').join(', ')}`);
+      const list = [...known].filter((x) => !SHARED_KEYS.has(x)).join(', ');
+      throw new ConfigError(`${prefix}${key}`, obj[key], `not a ${what} setting; known: ${list}`);
     }
   }
 }

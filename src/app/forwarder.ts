@@ -53,7 +53,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       const name = (cfg.name as string | undefined) ?? (cfg.type as string);
       if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
       else {
-        const driver = type.createDriver!(cfg, name);
+        const driver = type.createDriver!(cfg, name, opts.log);
         workers.push(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log));
       }
     });

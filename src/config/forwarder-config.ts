@@ -28,6 +28,12 @@ const sourceVariants = {
       journalctl_path: { kind: 'string', desc: 'journalctl binary.', default: 'journalctl' },
     },
   },
+  journald_json: {
+    desc: 'Files of `journalctl --output=json` lines (exports from other machines), read once.',
+    fields: {
+      paths: { kind: 'string_list', desc: 'Files.', required: true, minItems: 1 },
+    },
+  },
   text: {
     desc: 'Kernel-log archives: dmesg, syslog, journalctl short, lkrg-logctl output, console captures, bare messages; gzip read transparently.',
     fields: {

@@ -76,7 +76,8 @@ export interface MappingSources {
 /** Where one extracted field goes. */
 export interface FieldRow {
   readonly path: readonly string[];
-  readonly type: 'long' | 'keyword';
+  /** hex/octal: keyword with a `0x`/`0` prefix added (catalog regexes capture the digits only). */
+  readonly type: 'long' | 'keyword' | 'hex' | 'octal';
   readonly related?: 'user';
 }
 
@@ -251,7 +252,7 @@ interface RuleEntry {
 }
 interface FieldDestSpec {
   to: string;
-  type?: 'long' | 'keyword';
+  type?: 'long' | 'keyword' | 'hex' | 'octal';
   related?: 'user';
 }
 interface ClsOverride {
@@ -406,7 +407,7 @@ function compile(
     return v.map((d, i) => {
       if (!isObj(d) || typeof d.to !== 'string') throw new MappingError(F, `${entry}.${name}[${i}]`, 'needs a `to` path');
       checkKeys(F, `${entry}.${name}[${i}]`, d, ['to', 'type', 'related']);
-      if (d.type !== undefined && d.type !== 'long' && d.type !== 'keyword') throw new MappingError(F, `${entry}.${name}[${i}]`, `type '${String(d.type)}' must be long or keyword`);
+      if (d.type !== undefined && !['long', 'keyword', 'hex', 'octal'].includes(d.type as string)) throw new MappingError(F, `${entry}.${name}[${i}]`, `type '${String(d.type)}' must be long, keyword, hex or octal`);
       if (d.related !== undefined && d.related !== 'user') throw new MappingError(F, `${entry}.${name}[${i}]`, `related '${String(d.related)}' must be user`);
       return d as unknown as FieldDestSpec;
     });
@@ -442,11 +443,12 @@ function compile(
     if (e.state !== undefined) {
       if (!isObj(e.state)) throw new MappingError(F, `${entry}.state`, 'must be a mapping');
       checkKeys(F, `${entry}.state`, e.state as Record<string, unknown>, ['weaken', 'weakened', 'otherwise']);
-      if (e.state.weaken !== undefined && !['decrease', 'increase', 'always', 'never'].includes(e.state.weaken)) {
-        throw new MappingError(F, `${entry}.state.weaken`, `'${String(e.state.weaken)}' must be decrease, increase, always or never`);
+      const st = e.state as StateSpec;
+      if (st.weaken !== undefined && !['decrease', 'increase', 'always', 'never'].includes(st.weaken)) {
+        throw new MappingError(F, `${entry}.state.weaken`, `'${String(st.weaken)}' must be decrease, increase, always or never`);
       }
-      if (e.state.weakened !== undefined) parseOverride(`${entry}.state.weakened`, e.state.weakened);
-      if (e.state.otherwise !== undefined) parseOverride(`${entry}.state.otherwise`, e.state.otherwise);
+      if (st.weakened !== undefined) parseOverride(`${entry}.state.weakened`, st.weakened);
+      if (st.otherwise !== undefined) parseOverride(`${entry}.state.otherwise`, st.otherwise);
     }
     return e;
   };
@@ -480,7 +482,7 @@ function compile(
         to = String(c);
       } else if (to.includes('{')) throw new MappingError(F, entry, `destination '${to}': only a whole {const.x} placeholder is allowed`);
       const type = d.type ?? 'keyword';
-      ecsPathOk(F, `${entry} -> ${to}`, to, type);
+      ecsPathOk(F, `${entry} -> ${to}`, to, type === 'long' ? 'long' : 'keyword');
       rows.push(Object.freeze({ path: Object.freeze(to.split('.')), type, ...(d.related ? { related: d.related } : {}) }));
     }
     return rows;

@@ -54,6 +54,18 @@ interface Candidate {
   readonly t: CatalogTemplate;
   /** Literal text the message must carry at the rest position (up to the first placeholder). */
   readonly lead: string;
+  /**
+   * Regex and lead for tidied text (runs of spaces collapsed): the same as `t.regex`/`lead`
+   * unless the template itself contains doubled spaces (e.g. `WATCH:  => caller[...]`).
+   */
+  readonly tidyRegex: RegExp;
+  readonly tidyLead: string;
+}
+
+function candidate(t: CatalogTemplate, lead: string): Candidate {
+  const src = t.regex.source;
+  const tidyRegex = src.includes('  ') ? new RegExp(src.replace(/ {2,}/g, ' '), t.regex.flags) : t.regex;
+  return { t, lead, tidyRegex, tidyLead: lead.replace(/ {2,}/g, ' ') };
 }
 
 /** Candidates of one dispatch key, indexed by a hash of the first LEAD_KEY chars of the text. */
@@ -271,16 +283,16 @@ export class LkrgMessageParser {
         const key = `${p.level}|${p.action}|${p.category}`;
         let b = current.get(key);
         if (b === undefined) current.set(key, (b = new BucketBuilder()));
-        b.add({ t, lead: leadOf(p.restStart) });
+        b.add(candidate(t, leadOf(p.restStart)));
       } else if (firstLine.startsWith(`${LEGACY_TAG} `)) {
-        legacy.add({ t, lead: leadOf(LEGACY_TAG.length + 1) });
+        legacy.add(candidate(t, leadOf(LEGACY_TAG.length + 1)));
       } else if (firstLine.startsWith(legacyPanicPrefix)) {
-        legacyPanic.add({ t, lead: leadOf(legacyPanicPrefix.length) });
+        legacyPanic.add(candidate(t, leadOf(legacyPanicPrefix.length)));
       } else {
         const c = firstLine.charCodeAt(0);
         let b = raw.get(c);
         if (b === undefined) raw.set(c, (b = new BucketBuilder()));
-        b.add({ t, lead: leadOf(0) });
+        b.add(candidate(t, leadOf(0)));
         if (c < 128) this.firstChar[c] = 1;
       }
     }
@@ -335,7 +347,7 @@ export class LkrgMessageParser {
       return text.startsWith(LEGACY_TAG, start) ? this.parseLegacy(text, start, end) : NON_LKRG_MESSAGE;
     }
     if (c === 75 /* K */ && text.startsWith(PANIC_PREFIX, start)) {
-      const after = start + PANIC_PREFIX.length;
+      const after = skipSpaces(text, start + PANIC_PREFIX.length, end);
       if (text.startsWith(LEGACY_TAG, after)) return this.parseLegacyPanic(text, start, end, after);
     }
     return this.parseRaw(text, start, end, c);
@@ -347,20 +359,18 @@ export class LkrgMessageParser {
     if (p.level !== null && end - start <= MAX_MATCH_LENGTH) {
       const bucket = this.current.get(`${p.level}|${p.action}|${p.category}`);
       if (bucket !== undefined) {
-        let m: TemplateMatch | null = null;
-        const prefix = p.canonical ? '' : canonicalPrefix(p);
-        if (p.canonical) {
-          const s = start === 0 && end === text.length ? text : text.slice(start, end);
-          m = matchBucket(bucket, s, p.restStart - start);
-        } else {
-          m = matchBucket(bucket, prefix + text.slice(p.restStart, end), prefix.length);
-        }
+        // 1. the text as is (also covers templates with unusual spacing of their own)
+        const s = start === 0 && end === text.length ? text : text.slice(start, end);
+        let m = matchBucket(bucket, s, p.restStart - start);
         if (m === null) {
           const rest = text.slice(p.restStart, end);
-          const tidied = tidy(rest);
-          if (tidied !== rest) {
-            const pre = canonicalPrefix(p);
-            m = matchBucket(bucket, pre + tidied, pre.length);
+          const pre = canonicalPrefix(p);
+          // 2. irregular spacing inside the prefix: rebuild it canonically
+          if (!p.canonical) m = matchBucket(bucket, pre + rest, pre.length);
+          // 3. messy text: runs of spaces collapsed, trailing whitespace dropped
+          if (m === null) {
+            const tidied = tidy(rest);
+            if (tidied !== rest) m = matchBucket(bucket, pre + tidied, pre.length, true);
           }
         }
         if (m !== null) return this.result(m, body);
@@ -391,7 +401,7 @@ export class LkrgMessageParser {
         : matchBucket(this.legacy, pre + body, pre.length);
       if (m === null) {
         const tidied = tidy(body);
-        if (tidied !== body) m = matchBucket(this.legacy, pre + tidied, pre.length);
+        if (tidied !== body) m = matchBucket(this.legacy, pre + tidied, pre.length, true);
       }
       if (m !== null) return this.result(m, body);
     }
@@ -410,7 +420,7 @@ export class LkrgMessageParser {
         : matchBucket(this.legacyPanic, pre + body, pre.length);
       if (m === null) {
         const tidied = tidy(body);
-        if (tidied !== body) m = matchBucket(this.legacyPanic, pre + tidied, pre.length);
+        if (tidied !== body) m = matchBucket(this.legacyPanic, pre + tidied, pre.length, true);
       }
       if (m !== null) return this.result(m, body);
     }
@@ -423,8 +433,14 @@ export class LkrgMessageParser {
     const s = start === 0 && end === text.length ? text : text.slice(start, end);
     let m = matchBucket(bucket, s, 0);
     if (m === null) {
-      const trimmed = trimEndWs(s);
-      if (trimmed !== s && trimmed.length > 0) m = matchBucket(bucket, trimmed, 0);
+      // Messy text: keep the leading indentation (it is part of raw formats), tidy the rest.
+      let i = 0;
+      while (i < s.length && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+      const last = s.charCodeAt(s.length - 1);
+      if (s.indexOf('  ', i) !== -1 || last === 32 || last === 9 || last === 11 || last === 12) {
+        const tidied = s.slice(0, i) + tidy(s.slice(i));
+        if (tidied !== s && tidied.length > 0) m = matchBucket(bucket, tidied, 0, true);
+      }
     }
     if (m === null) return NON_LKRG_MESSAGE;
     let isLkrg = !CONTEXT_ONLY_RAW.has(m.template.id);
@@ -517,17 +533,19 @@ function groupFields(m: RegExpExecArray, names: readonly string[]): Readonly<Rec
  * Try a bucket's candidates on `s` whose template text starts at `off`. Candidates are checked
  * by their literal lead first, so a regex runs only when the text can match it.
  */
-function matchBucket(bucket: Bucket, s: string, off: number): TemplateMatch | null {
+function matchBucket(bucket: Bucket, s: string, off: number, tidied = false): TemplateMatch | null {
   const list = s.length - off >= LEAD_KEY ? (bucket.byLead.get(leadHash(s, off)) ?? bucket.short) : bucket.short;
   for (let i = 0; i < list.length; i++) {
     const cand = list[i] as Candidate;
-    if (cand.lead.length > 0 && !s.startsWith(cand.lead, off)) continue;
+    const lead = tidied ? cand.tidyLead : cand.lead;
+    if (lead.length > 0 && !s.startsWith(lead, off)) continue;
     const t = cand.t;
+    const regex = tidied ? cand.tidyRegex : t.regex;
     if (t.continuationRegex !== null) {
       // Multi-line legacy record kept in one message (journald keeps the embedded newline).
       const nl = s.indexOf('\n', off);
       const first = nl === -1 ? s : s.slice(0, nl);
-      const m = t.regex.exec(first);
+      const m = regex.exec(first);
       if (m === null) continue;
       const fields = { ...groupFields(m, t.groups) };
       if (nl !== -1) {
@@ -537,7 +555,7 @@ function matchBucket(bucket: Bucket, s: string, off: number): TemplateMatch | nu
       }
       return { template: t, fields: Object.freeze(fields) };
     }
-    const m = t.regex.exec(s);
+    const m = regex.exec(s);
     if (m !== null) return { template: t, fields: groupFields(m, t.groups) };
   }
   return null;

@@ -94,13 +94,24 @@ export interface RotatedName {
   readonly gz: boolean;
 }
 
-const ROTATED_RE = /^(.*?)(?:\.(\d+)|-(\d{8}(?:\d{2,6})?))?(\.gz)?$/;
+const NUM_RE = /^(.+)\.(\d+)$/;
+const DATE_RE = /^(.+)-(\d{8}(?:\d{2,6})?)$/;
 
-/** Splits logrotate names: `<base>`, `<base>.1`, `<base>.2.gz`, `<base>-YYYYMMDD[.gz]`. */
-export function parseRotatedName(name: string): RotatedName {
-  const m = ROTATED_RE.exec(name);
-  if (!m) return { base: name, n: 0, gz: false };
-  return { base: m[1]!, n: m[2] ? Number(m[2]) : 0, ...(m[3] ? { date: m[3] } : {}), gz: !!m[4] };
+/**
+ * Splits logrotate names: `<base>`, `<base>.1`, `<base>.2.gz`, `<base>-YYYYMMDD[.gz]`.
+ * `isBase` tells which names are valid bases (e.g. IPv4 addresses, whose last octet would
+ * otherwise look like a `.N` suffix); a name whose stem is itself a valid base is the live
+ * file. Without a match the whole name (minus .gz) is the base.
+ */
+export function parseRotatedName(name: string, isBase: (s: string) => boolean = () => true): RotatedName {
+  const gz = name.endsWith('.gz');
+  const stem = gz ? name.slice(0, -3) : name;
+  if (isBase(stem) && !NUM_RE.test(stem) && !DATE_RE.test(stem)) return { base: stem, n: 0, gz };
+  let m = NUM_RE.exec(stem);
+  if (m && isBase(m[1]!)) return { base: m[1]!, n: Number(m[2]), gz };
+  m = DATE_RE.exec(stem);
+  if (m && isBase(m[1]!)) return { base: m[1]!, n: 0, date: m[2]!, gz };
+  return { base: stem, n: 0, gz };
 }
 
 /**

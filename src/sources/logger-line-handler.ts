@@ -93,7 +93,6 @@ export class LoggerLineHandler {
     const rec = completeLoggerRecord(buf, start, end, f);
     if (this.prefilter && !this.prefilter(rec.text)) return;
     let extra: Record<string, string> | undefined;
-    if (v.continuesSeq !== undefined) extra = { continuesSeq: String(v.continuesSeq) };
     const skew = f.recvUs - f.sendUs;
     if (skew > this.skewWarnUs || skew < -this.skewWarnUs) (extra ??= {}).recvDelayUs = String(skew);
     const r: RawRecord = {

@@ -102,7 +102,7 @@ export class LoggerStoreSource implements Source {
     const byKey = new Map<string, Client>();
     const add = (file: string, explicit: boolean): void => {
       const dir = path.dirname(file);
-      const rot = parseRotatedName(path.basename(file));
+      const rot = parseRotatedName(path.basename(file), (x) => this.clientRe.test(x));
       if (!explicit && !this.clientRe.test(rot.base)) return;
       if (!archives && (rot.n > 0 || rot.date || rot.gz)) return;
       const key = path.join(dir, rot.base);
@@ -377,6 +377,8 @@ class Tail {
   }
 
   private resetTo(offset: number): void {
+    // the content changed: the fingerprint is recomputed from the new head as it is read
+    this.ident = { ...this.ident!, fp: fingerprint(Buffer.alloc(0), 0), fpLen: 0 };
     this.offset = offset;
     this.readPos = offset;
     this.line = 0;

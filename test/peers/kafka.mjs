@@ -135,6 +135,8 @@ function jvmArgs(f, ctx) {
     `-Dlog4j2.configurationFile=${f.log4j}`, `-Dkafka.logs.dir=${path.join(ctx.stateDir, 'logs')}`,
     // marker so status() can tell our broker from an unrelated process with a reused pid
     `-Dlkrg.peer=${ctx.stateDir}`,
+    // extra JVM flags, e.g. KAFKA_PEER_JAVA_OPTS="-XX:TieredStopAtLevel=1" for a faster start
+    ...(process.env.KAFKA_PEER_JAVA_OPTS ?? '').split(/\s+/).filter(Boolean),
   ];
 }
 
@@ -144,11 +146,18 @@ async function format(ctx, f, libs, creds) {
   const cp = `${libs}/*`;
   const clusterId = Buffer.from(randomSecret(16), 'hex').toString('base64url');
   const user = `name=${creds.username},password=${creds.password}`;
-  await run(javaCommand(), [
-    ...jvmArgs(f, ctx), '-cp', cp, 'kafka.tools.StorageTool', 'format',
-    '-t', clusterId, '-c', f.config, '--ignore-formatted',
-    '--add-scram', `SCRAM-SHA-256=[${user}]`, '--add-scram', `SCRAM-SHA-512=[${user}]`,
-  ], { timeoutMs: 120_000 });
+  try {
+    const { stdout, stderr } = await run(javaCommand(), [
+      ...jvmArgs(f, ctx), '-cp', cp, 'kafka.tools.StorageTool', 'format',
+      '-t', clusterId, '-c', f.config, '--ignore-formatted',
+      '--add-scram', `SCRAM-SHA-256=[${user}]`, '--add-scram', `SCRAM-SHA-512=[${user}]`,
+    ], { timeoutMs: 120_000 });
+    writeFileSync(f.log, `storage format: ${stdout}${stderr}`, { flag: 'a' });
+  } catch (err) {
+    // the command line holds the test password: log the tool's output, not the command
+    writeFileSync(f.log, `storage format failed: ${String(err.message).split('\n').slice(1).join('\n')}\n`, { flag: 'a' });
+    throw new PeerError(`kafka storage format failed (log: ${f.log})`, { logFile: f.log });
+  }
 }
 
 function variables(ctx, f, ports, creds) {

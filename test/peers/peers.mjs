@@ -86,6 +86,7 @@ async function upOne(instance) {
     printVars(vars);
   } catch (err) {
     ctx.log(`FAILED: ${err.message ?? err}`);
+    if (err && typeof err === 'object') err.reported = true;
     const logFile = err.logFile;
     if (logFile) {
       const lines = await tail(logFile, 50);
@@ -143,8 +144,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
-      if (!(err instanceof PeerError)) process.stderr.write(`${err.stack ?? err}\n`);
-      else if (!err.logFile) process.stderr.write(`peers: ${err.message}\n`);
+      if (err?.reported) {
+        // upOne already printed the reason and the log tail
+      } else if (!(err instanceof PeerError)) process.stderr.write(`${err?.stack ?? err}\n`);
+      else process.stderr.write(`peers: ${err.message}\n`);
       process.exit(1);
     },
   );

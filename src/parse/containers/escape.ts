@@ -4,6 +4,8 @@
  * escaping used for `RawRecord.original` when a message is not printable text.
  */
 
+import { isUtf8 } from 'node:buffer';
+
 const HEX: Int8Array = (() => {
   const t = new Int8Array(256).fill(-1);
   for (let i = 0; i < 10; i++) t[48 + i] = i;
@@ -23,8 +25,10 @@ let scratch = Buffer.allocUnsafe(16 * 1024);
  * every message; never throws.
  */
 export function decodeEscapedBytes(buf: Buffer, start: number, end: number): string {
-  const bs = buf.indexOf(92, start); // '\'
-  if (bs < 0 || bs >= end) return buf.toString('utf8', start, end);
+  // bounded search: buf may be a large read chunk holding many lines
+  const rel = buf.subarray(start, end).indexOf(92); // '\'
+  if (rel < 0) return buf.toString('utf8', start, end);
+  const bs = start + rel;
   const len = end - start;
   if (scratch.length < len) scratch = Buffer.allocUnsafe(Math.max(len, scratch.length * 2));
   let o = buf.copy(scratch, 0, start, bs);
@@ -75,8 +79,7 @@ export function escapeBytes(buf: Uint8Array, start = 0, end = buf.length): strin
 
 /** True when `buf[start,end)` is valid UTF-8 (no replacement needed). */
 export function isValidUtf8(buf: Buffer, start = 0, end = buf.length): boolean {
-  // Buffer.isUtf8 exists on Node >= 18.14.
-  return (Buffer as unknown as { isUtf8(b: Uint8Array): boolean }).isUtf8(buf.subarray(start, end));
+  return isUtf8(buf.subarray(start, end));
 }
 
 /**

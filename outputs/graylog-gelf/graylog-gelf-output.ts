@@ -1,0 +1,340 @@
+/**
+ * The `graylog_gelf` output: each event as one GELF 1.1 message (see gelf-message.ts) to
+ * Graylog over UDP (chunked, gzip/zlib/none), TCP (NUL-framed, uncompressed, optional TLS) or
+ * HTTP(S) POST /gelf (gzip).
+ *
+ * Delivery meaning per transport:
+ * - udp: fire and forget. An event is delivered once all its datagrams were handed to the
+ *   kernel; nothing tells whether Graylog got them (loss is silent by design). Datagrams are
+ *   counted in `stats.datagrams`. A message needing more than 128 chunks is rejected (dead
+ *   letter) with the reason.
+ * - tcp: delivered once its frame was written and flushed to the kernel (socket write
+ *   callback) on a persistent connection; frames not written when the connection drops are
+ *   answered `retry` and the next send reconnects. What sat in socket buffers when Graylog
+ *   crashed can still be lost (GELF TCP has no acknowledgement).
+ * - http: delivered on 202 Accepted (any 2xx); 400/413/422 rejected with the answer; 401/403
+ *   fatal; 408/429/5xx and network errors retry (Retry-After honoured).
+ */
+import dgram from 'node:dgram';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { Agent, request } from 'undici';
+import type { FieldSpec } from '../../src/config/config-spec.js';
+import { OutputError, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
+import { ConfigError, type DeliveryResult } from '../../src/core/types.js';
+import { transportFailure } from '../search-bulk/transport-errors.js';
+import { resolveStreamTls, StreamConnection, streamTlsFields, type StreamTlsOptions } from '../syslog/stream-connection.js';
+import { chunkGelf, MAX_CHUNKS, toGelf, type GelfOptions } from './gelf-message.js';
+
+const gzip = promisify(zlib.gzip);
+const deflate = promisify(zlib.deflate);
+
+/** Config keys of the graylog_gelf output. */
+export const gelfFields: Record<string, FieldSpec> = {
+  host: { kind: 'string', desc: 'Graylog host name or IP (IPv6 without brackets).', required: true },
+  port: { kind: 'int', desc: 'GELF input port.', default: 12201, min: 1, max: 65535 },
+  transport: { kind: 'string', desc: 'udp (fire and forget, chunked), tcp (NUL-framed) or http (POST, 202 = delivered).', default: 'udp', enum: ['udp', 'tcp', 'http'] },
+  compression: {
+    kind: 'string',
+    desc: 'Payload compression: auto (udp and http: gzip; tcp: none), gzip, zlib (http: Content-Encoding deflate) or none. TCP cannot be compressed (NUL framing).',
+    default: 'auto',
+    enum: ['auto', 'gzip', 'zlib', 'none'],
+  },
+  chunk_size: { kind: 'int', desc: 'UDP datagram size including the 12-byte chunk header (1420 for WAN; 8154 on a LAN). At most 128 chunks per message.', default: 1420, min: 512, max: 65_000 },
+  http_path: { kind: 'string', desc: 'Path of the HTTP GELF input.', default: '/gelf' },
+  level: { kind: 'int', desc: 'GELF level (syslog severity) for events without log.syslog.severity.code.', default: 6, min: 0, max: 7 },
+  hostname: { kind: 'string', desc: 'GELF host for events without host.name (default: this machine\'s name).' },
+  connect_timeout_ms: { kind: 'int', desc: 'Timeout of one TCP/TLS connect.', default: 10_000, min: 100 },
+  http_concurrency: { kind: 'int', desc: 'Concurrent HTTP requests within one batch (one message per request).', default: 8, min: 1, max: 64 },
+  tls: { kind: 'object', desc: 'TLS for tcp and http (verification on by default).', fields: streamTlsFields as unknown as Record<string, FieldSpec> },
+};
+
+/** Resolved configuration. */
+export interface GelfOutputConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly transport: 'udp' | 'tcp' | 'http';
+  readonly compression: 'gzip' | 'zlib' | 'none';
+  readonly chunkSize: number;
+  readonly httpPath: string;
+  readonly message: GelfOptions;
+  readonly connectTimeoutMs: number;
+  readonly httpConcurrency: number;
+  readonly tls?: StreamTlsOptions;
+}
+
+/** Resolves a validated config section; throws ConfigError naming the key. */
+export function resolveGelfConfig(cfg: Record<string, unknown>, name: string): GelfOutputConfig {
+  const p = `outputs.${name}.`;
+  const transport = (cfg.transport as GelfOutputConfig['transport']) ?? 'udp';
+  const host = String(cfg.host ?? '').replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new ConfigError(`${p}host`, cfg.host, 'name the Graylog host');
+  const c = String(cfg.compression ?? 'auto');
+  if (transport === 'tcp' && c !== 'auto' && c !== 'none') {
+    throw new ConfigError(`${p}compression`, c, 'GELF over TCP is NUL-framed and cannot be compressed: use none (or udp/http)');
+  }
+  const compression = (c === 'auto' ? (transport === 'tcp' ? 'none' : 'gzip') : c) as GelfOutputConfig['compression'];
+  const tlsCfg = cfg.tls as Record<string, unknown> | undefined;
+  const useTls = tlsCfg?.enabled === true;
+  if (useTls && transport === 'udp') throw new ConfigError(`${p}tls.enabled`, true, 'GELF over UDP has no TLS: use tcp or http');
+  const httpPath = String(cfg.http_path ?? '/gelf');
+  if (!httpPath.startsWith('/')) throw new ConfigError(`${p}http_path`, httpPath, 'must start with /');
+  return {
+    host,
+    port: (cfg.port as number | undefined) ?? 12201,
+    transport,
+    compression,
+    chunkSize: (cfg.chunk_size as number | undefined) ?? 1420,
+    httpPath,
+    message: { defaultLevel: (cfg.level as number | undefined) ?? 6, fallbackHost: String(cfg.hostname ?? os.hostname()) },
+    connectTimeoutMs: (cfg.connect_timeout_ms as number | undefined) ?? 10_000,
+    httpConcurrency: (cfg.http_concurrency as number | undefined) ?? 8,
+    tls: useTls ? resolveStreamTls(tlsCfg, p) : undefined,
+  };
+}
+
+/** Counters, for status and tests. UDP loss cannot be seen: these count what was sent. */
+export interface GelfOutputStats {
+  messages: number;
+  datagrams: number;
+  bytes: number;
+}
+
+const DELIVERED: DeliveryResult = Object.freeze({ status: 'delivered' });
+
+/** Creates the graylog_gelf output driver; validates the config now (ConfigError, exit 2). */
+export function createGelfOutput(cfg: Record<string, unknown>, name: string): GelfOutput {
+  return new GelfOutput(resolveGelfConfig(cfg, name), name);
+}
+
+export class GelfOutput implements OutputDriver {
+  readonly type = 'graylog_gelf';
+  readonly maxInFlight: number;
+  readonly stats: GelfOutputStats = { messages: 0, datagrams: 0, bytes: 0 };
+  private readonly conn: StreamConnection | undefined;
+  private udp: dgram.Socket | undefined;
+  private udpAddress: string | undefined;
+  private agent: Agent | undefined;
+
+  constructor(
+    readonly cfg: GelfOutputConfig,
+    readonly name: string,
+  ) {
+    // TCP: one connection, one batch at a time keeps the order; UDP/HTTP have no order promise.
+    this.maxInFlight = cfg.transport === 'tcp' ? 1 : 4;
+    if (cfg.transport === 'tcp') {
+      this.conn = new StreamConnection(name, { host: cfg.host, port: cfg.port, tls: cfg.tls, connectTimeoutMs: cfg.connectTimeoutMs });
+    }
+  }
+
+  private get baseUrl(): string {
+    const h = net.isIPv6(this.cfg.host) ? `[${this.cfg.host}]` : this.cfg.host;
+    return `${this.cfg.tls ? 'https' : 'http'}://${h}:${this.cfg.port}`;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.conn) await this.conn.connect(signal);
+    else if (this.cfg.transport === 'udp') await this.openUdp(signal);
+    else this.openAgent();
+  }
+
+  private openAgent(): Agent {
+    const t = this.cfg.tls;
+    this.agent ??= new Agent({
+      keepAliveTimeout: 30_000,
+      connectTimeout: this.cfg.connectTimeoutMs,
+      connect: t ? { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.verify, servername: t.serverName } : undefined,
+    });
+    return this.agent;
+  }
+
+  private async openUdp(signal: AbortSignal): Promise<dgram.Socket> {
+    if (this.udp) return this.udp;
+    let address = this.cfg.host;
+    if (!net.isIP(address)) {
+      try {
+        address = (await dns.lookup(address)).address;
+      } catch (err) {
+        throw transportFailure(this.name, `resolve ${this.cfg.host}`, err, signal);
+      }
+    }
+    const sock = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+    sock.on('error', () => undefined);
+    sock.unref();
+    this.udp = sock;
+    this.udpAddress = address;
+    return sock;
+  }
+
+  /** The GELF JSON text of one event (no framing, not compressed). */
+  encode(ev: QueuedEvent): string {
+    return JSON.stringify(toGelf(ev.doc, ev.key, this.cfg.message));
+  }
+
+  private async compress(json: string): Promise<Buffer> {
+    const raw = Buffer.from(json, 'utf8');
+    if (this.cfg.compression === 'gzip') return gzip(raw);
+    if (this.cfg.compression === 'zlib') return deflate(raw);
+    return raw;
+  }
+
+  async send(batch: readonly QueuedEvent[], signal: AbortSignal): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = new Array(batch.length);
+    const jsons: (string | undefined)[] = batch.map((ev, i) => {
+      try {
+        return this.encode(ev);
+      } catch (err) {
+        results[i] = { status: 'rejected', reason: `${this.name}: cannot encode the event as GELF: ${(err as Error).message}` };
+        return undefined;
+      }
+    });
+    if (this.cfg.transport === 'tcp') await this.sendTcp(jsons, results, signal);
+    else if (this.cfg.transport === 'udp') await this.sendUdp(jsons, results, signal);
+    else await this.sendHttp(jsons, results, signal);
+    return results;
+  }
+
+  private async sendTcp(jsons: readonly (string | undefined)[], results: DeliveryResult[], signal: AbortSignal): Promise<void> {
+    const frames: Buffer[] = [];
+    const slots: number[] = [];
+    jsons.forEach((j, i) => {
+      if (j === undefined) return;
+      // JSON.stringify never emits a raw NUL (it writes \u0000), so the frame cannot be split.
+      frames.push(Buffer.from(j + '\0', 'utf8'));
+      slots.push(i);
+    });
+    if (!frames.length) return;
+    const outcomes = await this.conn!.write(frames, signal);
+    outcomes.forEach((why, k) => {
+      if (why === undefined) {
+        this.stats.messages++;
+        this.stats.bytes += frames[k]!.length;
+        results[slots[k]!] = DELIVERED;
+      } else results[slots[k]!] = { status: 'retry', reason: `${this.name}: ${why}` };
+    });
+  }
+
+  private async sendUdp(jsons: readonly (string | undefined)[], results: DeliveryResult[], signal: AbortSignal): Promise<void> {
+    const sock = await this.openUdp(signal);
+    for (let i = 0; i < jsons.length; i++) {
+      const j = jsons[i];
+      if (j === undefined) continue;
+      if (signal.aborted) {
+        results[i] = { status: 'retry', reason: `${this.name}: send aborted (timeout or shutdown)` };
+        continue;
+      }
+      const payload = await this.compress(j);
+      const chunks = chunkGelf(payload, this.cfg.chunkSize);
+      if (!chunks) {
+        const need = Math.ceil(payload.length / (this.cfg.chunkSize - 12));
+        results[i] = {
+          status: 'rejected',
+          reason: `${this.name}: GELF message of ${payload.length} bytes (${this.cfg.compression}) needs ${need} UDP chunks of ${this.cfg.chunkSize} bytes; Graylog accepts at most ${MAX_CHUNKS}`,
+        };
+        continue;
+      }
+      let failed: string | undefined;
+      for (const c of chunks) {
+        // one datagram after the other: chunks of one message stay together and in order
+        failed = await new Promise<string | undefined>((resolve) =>
+          sock.send(c, this.cfg.port, this.udpAddress, (err) => resolve(err ? err.message : undefined)),
+        );
+        if (failed) break;
+        this.stats.datagrams++;
+        this.stats.bytes += c.length;
+      }
+      if (failed) results[i] = { status: 'retry', reason: `${this.name}: datagram not sent to ${this.udpAddress}:${this.cfg.port}: ${failed}` };
+      else {
+        this.stats.messages++;
+        results[i] = DELIVERED;
+      }
+    }
+  }
+
+  private async sendHttp(jsons: readonly (string | undefined)[], results: DeliveryResult[], signal: AbortSignal): Promise<void> {
+    const agent = this.openAgent();
+    const url = this.baseUrl + this.cfg.httpPath;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.cfg.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    if (this.cfg.compression === 'zlib') headers['content-encoding'] = 'deflate';
+    let fatal: OutputError | undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const i = next++;
+        if (i >= jsons.length) return;
+        const j = jsons[i];
+        if (j === undefined) continue;
+        if (fatal || signal.aborted) {
+          results[i] = { status: 'retry', reason: `${this.name}: not sent (${fatal ? 'fatal error on this batch' : 'aborted'})` };
+          continue;
+        }
+        const body = await this.compress(j);
+        try {
+          const res = await request(url, { method: 'POST', body, headers, dispatcher: agent, signal });
+          const text = (await res.body.text()).slice(0, 300);
+          const code = res.statusCode;
+          if (code >= 200 && code < 300) {
+            this.stats.messages++;
+            this.stats.bytes += body.length;
+            results[i] = DELIVERED;
+          } else if (code === 401 || code === 403 || code === 404) {
+            fatal ??= new OutputError(`${this.name}: ${url} answered ${code} (${text || 'no body'}): check the input's path and authentication`, { retriable: false, fatal: true });
+            results[i] = { status: 'retry', reason: `${this.name}: HTTP ${code}` };
+          } else if (code === 408 || code === 429 || code >= 500) {
+            const ra = Number(res.headers['retry-after']);
+            results[i] = { status: 'retry', reason: `${this.name}: HTTP ${code} ${text}`.trim(), ...(Number.isFinite(ra) && ra >= 0 ? { retryAfterMs: ra * 1000 } : {}) };
+          } else {
+            results[i] = { status: 'rejected', reason: `${this.name}: Graylog refused the message: HTTP ${code} ${text}`.trim() };
+          }
+        } catch (err) {
+          const e = transportFailure(this.name, `POST ${url}`, err, signal);
+          if (e.fatal) fatal ??= e;
+          results[i] = { status: 'retry', reason: e.message };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.cfg.httpConcurrency, jsons.length) }, worker));
+    if (fatal) throw fatal;
+  }
+
+  async healthcheck(signal: AbortSignal): Promise<void> {
+    if (this.conn) await this.conn.connect(signal);
+  }
+
+  async close(): Promise<void> {
+    await this.conn?.close();
+    const u = this.udp;
+    this.udp = undefined;
+    if (u) await new Promise<void>((r) => u.close(() => r()));
+    const a = this.agent;
+    this.agent = undefined;
+    await a?.close();
+  }
+}
+
+/**
+ * `gelf+udp://HOST:PORT`, `gelf+tcp://HOST:PORT`, `gelf+http(s)://HOST:PORT[/PATH]`; query keys
+ * compression, chunk_size, level, hostname, ca_file, verify, server_name.
+ */
+export function gelfUrlToConfig(url: URL): Record<string, unknown> {
+  const scheme = url.protocol.replace(/:$/, '');
+  const kind = scheme.split('+')[1]!;
+  const transport = kind === 'https' ? 'http' : kind === 'tls' ? 'tcp' : kind;
+  const cfg: Record<string, unknown> = { type: 'graylog_gelf', transport, host: url.hostname.replace(/^\[(.*)\]$/, '$1') };
+  if (url.port) cfg.port = Number(url.port);
+  if (transport === 'http' && url.pathname && url.pathname !== '/') cfg.http_path = url.pathname;
+  const q = url.searchParams;
+  for (const key of ['compression', 'hostname']) if (q.get(key) !== null) cfg[key] = q.get(key);
+  for (const key of ['chunk_size', 'level']) if (q.get(key) !== null) cfg[key] = Number(q.get(key));
+  const tls: Record<string, unknown> = {};
+  if (kind === 'https' || kind === 'tls') tls.enabled = true;
+  if (q.get('ca_file')) tls.ca_file = q.get('ca_file');
+  if (q.get('verify') === 'false') tls.verify = false;
+  if (q.get('server_name')) tls.server_name = q.get('server_name');
+  if (Object.keys(tls).length) cfg.tls = tls;
+  return cfg;
+}

@@ -1,0 +1,18 @@
+/**
+ * Registers the `graylog_gelf` output type and its `--output` URL schemes
+ * (`gelf+udp://HOST:PORT`, `gelf+tcp://HOST:PORT`, `gelf+tls://HOST:PORT`,
+ * `gelf+http://HOST:PORT[/gelf]`, `gelf+https://...`). Imported once by the CLI.
+ */
+import { registerOutputScheme } from '../../src/app/output-flags.js';
+import { registerOutputType } from '../output-registry.js';
+import { createGelfOutput, gelfFields, gelfUrlToConfig } from './graylog-gelf-output.js';
+
+registerOutputType('graylog_gelf', {
+  desc: 'Graylog GELF 1.1 over UDP (chunked, gzip; fire and forget), TCP (NUL-framed, optional TLS) or HTTP POST /gelf (gzip, 202 = delivered).',
+  kind: 'queued',
+  fields: { ...gelfFields },
+  createDriver: (cfg, name) => createGelfOutput(cfg, name),
+});
+for (const scheme of ['gelf+udp', 'gelf+tcp', 'gelf+tls', 'gelf+http', 'gelf+https']) {
+  registerOutputScheme(scheme, (url) => gelfUrlToConfig(url));
+}

@@ -1,0 +1,7 @@
+/**
+ * Loads every output type into the registry (each module registers its type and its
+ * `replay --output` URL schemes). Imported once by the CLI before configs are validated.
+ */
+import './elasticsearch/index.js';
+import './opensearch/index.js';
+import './kafka/index.js';

@@ -1,0 +1,60 @@
+/**
+ * Facade of the normalize stage: `toEcs(event)` builds the canonical ECS 9.4 document and
+ * `toCef(doc)` encodes a document as a CEF:0 line. Created once per run by the forwarder
+ * (src/app/normalizer-factory.ts); implements the pipeline's EventNormalizer contract.
+ */
+import type { EcsDocument } from '../core/output.js';
+import type { LkrgEvent } from '../core/types.js';
+import { CefEncoder } from './cef-encoder.js';
+import { EcsNormalizer, type AgentInfo } from './ecs-normalizer.js';
+import { loadMappings, type CompiledMappings, type MappingSources } from './mapping-loader.js';
+
+export type { AgentInfo } from './ecs-normalizer.js';
+export { MappingError } from './mapping-loader.js';
+
+/** Options of {@link Normalizer}. */
+export interface NormalizerOptions {
+  /** data_stream.namespace (config `namespace`), default `default`. */
+  readonly namespace?: string;
+  /** agent.* of every document: type `lkrg-siem`, host name, forwarder version, instance id. */
+  readonly agent: AgentInfo;
+  /** Keep the exact input line(s) in event.original (config `keep_original`), default true. */
+  readonly keepOriginal?: boolean;
+  /** Mapping tables to use instead of the shipped ones (tests, custom mappings directory). */
+  readonly mappings?: MappingSources | CompiledMappings;
+}
+
+let shared: CompiledMappings | undefined;
+
+/** The shipped mappings, loaded and checked once per process. Throws MappingError. */
+export function defaultMappings(): CompiledMappings {
+  shared ??= loadMappings();
+  return shared;
+}
+
+/**
+ * LkrgEvent -> ECS document -> CEF line. The constructor loads and checks the mapping tables
+ * (throws MappingError naming file, entry and reason); toEcs/toCef never throw.
+ */
+export class Normalizer {
+  readonly mappings: CompiledMappings;
+  private readonly ecs: EcsNormalizer;
+  private readonly cef: CefEncoder;
+
+  constructor(opts: NormalizerOptions) {
+    const m = opts.mappings;
+    this.mappings = m === undefined ? defaultMappings() : 'templates' in m ? m : loadMappings(m);
+    this.ecs = new EcsNormalizer(this.mappings, opts);
+    this.cef = new CefEncoder(this.mappings.cef);
+  }
+
+  /** Builds the ECS document of one event (see mappings/README.md for every field). */
+  toEcs(event: LkrgEvent): EcsDocument {
+    return this.ecs.toEcs(event);
+  }
+
+  /** Encodes an ECS document (from any Normalizer with the same mappings) as one CEF line. */
+  toCef(doc: EcsDocument): string {
+    return this.cef.encode(doc);
+  }
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigErrors, specToMarkdown } from '../../../src/config/config-spec.js';
+import { forwarderSpec, redactedConfig, validateConfig } from '../../../src/config/forwarder-config.js';
+
+const minimal = {
+  sources: [{ type: 'logger_store', path: '/var/log/lkrg-logger' }],
+  outputs: [{ type: 'file', path: './out/x.ndjson' }],
+};
+
+function errorsOf(raw: unknown): string[] {
+  try {
+    validateConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigErrors) return err.errors.map((e) => e.message);
+    throw err;
+  }
+  return [];
+}
+
+describe('forwarder configuration', () => {
+  it('fills defaults for a minimal config', () => {
+    const cfg = validateConfig(minimal);
+    expect(cfg.state_file).toBe('./lkrg-siem-state/state.db');
+    expect(cfg.include_non_lkrg).toBe(false);
+    expect(cfg.sources[0]).toMatchObject({ type: 'logger_store', mode: 'live', poll_interval_ms: 500 });
+    expect(cfg.outputs[0]).toMatchObject({ type: 'file', format: 'ecs', fsync: true });
+  });
+
+  it('names the key, the bad value and the fix for every error at once', () => {
+    const msgs = errorsOf({
+      sources: [{ type: 'logger_store', path: '/x', mode: 'tail' }, { type: 'syslogd' }],
+      outputs: [{ type: 'file', path: './a', format: 'xml', fsnyc: false }],
+      namespace: 'Prod-EU',
+    });
+    expect(msgs).toContain('sources[0].mode: "tail" is not valid: allowed values: live, replay');
+    expect(msgs.some((m) => m.startsWith('sources[1].type: "syslogd" is not valid: allowed types: logger_store, journald, journald_json, text'))).toBe(true);
+    expect(msgs).toContain('outputs[0].format: "xml" is not valid: allowed values: ecs, cef');
+    expect(msgs.some((m) => m.startsWith("outputs[0].fsnyc: false is not valid: unknown key; did you mean 'fsync'?"))).toBe(true);
+    expect(msgs).toContain('namespace: "Prod-EU" is not valid: lower-case letters, digits and _ only (Elasticsearch data stream rules)');
+  });
+
+  it('requires sources and outputs', () => {
+    const msgs = errorsOf({});
+    expect(msgs.some((m) => m.startsWith('sources: missing value is not valid: required'))).toBe(true);
+    expect(msgs.some((m) => m.startsWith('outputs: missing value is not valid: required'))).toBe(true);
+  });
+
+  it('rejects duplicate output names', () => {
+    const msgs = errorsOf({ ...minimal, outputs: [{ type: 'file', path: 'a' }, { type: 'file', path: 'b' }] });
+    expect(msgs).toEqual(['outputs[1].name: "file" is not valid: output names must be unique; give each output its own name']);
+  });
+
+  it('redacts secrets in the printed config', () => {
+    const cfg = validateConfig(minimal);
+    expect(JSON.stringify(redactedConfig(cfg))).not.toContain('<redacted>');
+    expect(redactedConfig(cfg)).toMatchObject({ sources: [{ path: '/var/log/lkrg-logger' }] });
+  });
+
+  it('generates a reference table row for every key', () => {
+    const rows = specToMarkdown(forwarderSpec);
+    expect(rows.some((r) => r.startsWith('| `state_file` | string |'))).toBe(true);
+    expect(rows.some((r) => r.includes('`outputs[file].fsync`'))).toBe(true);
+  });
+});

@@ -1,0 +1,198 @@
+import { appendFileSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RawRecord, RecordBatch, SourcePosition } from '../../../src/core/types.js';
+import { createSource } from '../../../src/sources/create-source.js';
+import { parseRotatedName } from '../../../src/sources/file-identity.js';
+import { lastPositions, readAll, SAMPLES, tmp } from './helpers.js';
+
+const T = tmp('lkrg-store-');
+afterAll(() => T.done());
+const STORE = readFileSync(path.join(SAMPLES, 'samples-lkrg-logger-store.txt'), 'utf8');
+const LINES = STORE.split('\n').slice(0, 91); // 91 complete, valid lines (92 is malformed)
+const recs = (bs: readonly RecordBatch[]): RawRecord[] => bs.flatMap((b) => b.records);
+const key = (r: RawRecord): string => `${r.origin}|${r.line}|${r.notice?.type ?? ''}|${r.text}|${r.host.bootId}`;
+let n = 0;
+const fresh = (): string => {
+  const d = path.join(T.dir, `d${n++}`);
+  mkdirSync(d);
+  return d;
+};
+
+describe('rotated names', () => {
+  it('splits logrotate suffixes without eating the last IPv4 octet', () => {
+    const ip = (s: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(s);
+    expect(parseRotatedName('10.20.30.41', ip)).toMatchObject({ base: '10.20.30.41', n: 0, gz: false });
+    expect(parseRotatedName('10.20.30.41.2.gz', ip)).toMatchObject({ base: '10.20.30.41', n: 2, gz: true });
+    expect(parseRotatedName('10.20.30.41-20241014.gz', ip)).toMatchObject({ base: '10.20.30.41', date: '20241014', gz: true });
+  });
+});
+
+describe('logger store replay', () => {
+  it('reads rotated and gzip archives oldest first: same records as the unrotated file', async () => {
+    const one = fresh();
+    writeFileSync(path.join(one, '10.0.0.5'), LINES.join('\n') + '\n');
+    const ref = recs((await readAll(createSource({ kind: 'logger-store', paths: [one], mode: 'replay', includeNonLkrg: true }))).batches);
+    const d = fresh();
+    writeFileSync(path.join(d, '10.0.0.5.3.gz'), gzipSync(LINES.slice(0, 20).join('\n') + '\n'));
+    writeFileSync(path.join(d, '10.0.0.5.2.gz'), gzipSync(LINES.slice(20, 40).join('\n') + '\n'));
+    writeFileSync(path.join(d, '10.0.0.5.1'), LINES.slice(40, 70).join('\n') + '\n');
+    writeFileSync(path.join(d, '10.0.0.5'), LINES.slice(70).join('\n') + '\n');
+    writeFileSync(path.join(d, 'README'), 'not a client file\n');
+    const { batches } = await readAll(createSource({ kind: 'logger-store', paths: [d], mode: 'replay', includeNonLkrg: true }));
+    const rs = recs(batches);
+    expect(rs.map((r) => `${r.notice?.type ?? ''}|${r.text}|${r.seq}`)).toEqual(ref.map((r) => `${r.notice?.type ?? ''}|${r.text}|${r.seq}`));
+    expect(rs.every((r) => r.host.ip === '10.0.0.5')).toBe(true);
+    expect(new Set(rs.filter((r) => !r.notice).map((r) => path.basename(r.origin)))).toEqual(
+      new Set(['10.0.0.5.3.gz', '10.0.0.5.2.gz', '10.0.0.5.1', '10.0.0.5']));
+    // dateext archives: oldest date first
+    const e = fresh();
+    writeFileSync(path.join(e, '10.0.0.6-20241013'), LINES.slice(30, 60).join('\n') + '\n');
+    writeFileSync(path.join(e, '10.0.0.6-20241012.gz'), gzipSync(LINES.slice(0, 30).join('\n') + '\n'));
+    writeFileSync(path.join(e, '10.0.0.6'), LINES.slice(60).join('\n') + '\n');
+    const rs2 = recs((await readAll(createSource({ kind: 'logger-store', paths: [e], mode: 'replay', includeNonLkrg: true }))).batches);
+    expect(rs2.map((r) => `${r.notice?.type ?? ''}|${r.text.replace('10.0.0.6', 'IP')}|${r.seq}`)).toEqual(ref.map((r) => `${r.notice?.type ?? ''}|${r.text.replace('10.0.0.5', 'IP')}|${r.seq}`));
+  });
+
+  it('resuming at every batch boundary equals a single read', async () => {
+    const d = fresh();
+    writeFileSync(path.join(d, '10.20.30.41'), STORE);
+    const spec = { kind: 'logger-store' as const, paths: [d], mode: 'replay' as const, includeNonLkrg: true, maxRecords: 7 };
+    const full = await readAll(createSource(spec));
+    const ref = recs(full.batches).map(key);
+    const refMal = full.batches.flatMap((b) => b.malformed).map((m) => m.line);
+    expect(full.batches.length).toBeGreaterThan(10);
+    for (let k = 0; k < full.batches.length; k++) {
+      const head = full.batches.slice(0, k + 1);
+      const pos = lastPositions(head);
+      const rest = await readAll(createSource(spec), pos);
+      expect([...recs(head), ...recs(rest.batches)].map(key)).toEqual(ref);
+      const mal = [...head, ...rest.batches].flatMap((b) => b.malformed).map((m) => m.line);
+      // the torn last line is never consumed: a restart after the final batch reports it again
+      expect(mal).toEqual(k === full.batches.length - 1 ? [...refMal, 94] : refMal);
+    }
+  });
+
+  it('drops reconnect resends / replayed sessions as duplicates with one notice per run', async () => {
+    const d = fresh();
+    const lines = [...LINES.slice(0, 10), ...LINES.slice(4, 8), ...LINES.slice(10, 12)];
+    writeFileSync(path.join(d, '10.1.1.1'), lines.join('\n') + '\n');
+    const rs = recs((await readAll(createSource({ kind: 'logger-store', paths: [d], mode: 'replay', includeNonLkrg: true }))).batches);
+    expect(rs.filter((r) => !r.notice)).toHaveLength(12);
+    const dup = rs.filter((r) => r.notice);
+    expect(dup).toHaveLength(1);
+    expect(dup[0]!.notice).toMatchObject({ type: 'duplicate', count: 4, fromSeq: 1097, toSeq: 1100 });
+  });
+
+  it('hostile input never throws: binary junk, NUL runs, invalid UTF-8, a 1 MiB line', async () => {
+    const d = fresh();
+    const junk = Buffer.concat([
+      Buffer.from(LINES[0]! + '\n'),
+      Buffer.alloc(300, 0), Buffer.from('\n'),
+      Buffer.from([0xff, 0xfe, 0x80, 0x0a]),
+      Buffer.from('1,2,3,4,5,6,-;bad \xff utf8 \\xff\\xc3\\x28\n', 'latin1'),
+      Buffer.alloc(1024 * 1024, 0x41), Buffer.from('\n'),
+      Buffer.from(LINES[1]! + '\n'),
+    ]);
+    writeFileSync(path.join(d, '10.9.9.9'), junk);
+    const { batches } = await readAll(createSource({ kind: 'logger-store', paths: [d], mode: 'replay', includeNonLkrg: true }));
+    const mal = batches.flatMap((b) => b.malformed);
+    expect(mal.map((m) => m.line)).toEqual([2, 3, 5]);
+    expect(mal[2]!.reason).toMatch(/line cap/);
+    expect(mal[2]!.raw.length).toBeLessThan(2000);
+    const rs = recs(batches).filter((r) => !r.notice);
+    expect(rs).toHaveLength(3);
+    expect(rs[1]!.text).toBe('bad \ufffd utf8 \ufffd\ufffd(');
+  });
+});
+
+describe('logger store live', () => {
+  function start(dir: string, positions = new Map<string, SourcePosition>()) {
+    const ac = new AbortController();
+    const got: RawRecord[] = [];
+    const mal: number[] = [];
+    let pos = new Map(positions);
+    const src = createSource({ kind: 'logger-store', paths: [dir], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20 });
+    const done = (async () => {
+      for await (const b of src.read({ positions, signal: ac.signal, log: () => undefined })) {
+        got.push(...b.records);
+        mal.push(...b.malformed.map((m) => m.offset));
+        pos = lastPositions([b], pos);
+      }
+    })();
+    const waitFor = async (pred: () => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    return { got, mal, waitFor, stop: async () => { ac.abort(); await done; return pos; } };
+  }
+  const data = (rs: RawRecord[]): string[] => rs.filter((r) => !r.notice).map((r) => r.text);
+  const texts = (a: number, b: number): string[] => LINES.slice(a, b).map((l) => l.slice(l.indexOf(';') + 1).replace('\\x09', '\t'));
+
+  it('follows files, waits for torn lines, picks up new files, survives truncation, rotation and rewrite; resumes exactly', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.2.2.2');
+    writeFileSync(f, LINES.slice(0, 5).join('\n') + '\n' + LINES[5]!.slice(0, 30));
+    const s = start(d);
+    await s.waitFor(() => s.got.length >= 5);
+    expect(data(s.got)).toEqual(texts(0, 5));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.got).toHaveLength(5); // the torn line waits
+    appendFileSync(f, LINES[5]!.slice(30) + '\n' + LINES[6] + '\n');
+    await s.waitFor(() => s.got.length >= 7);
+    expect(data(s.got)).toEqual(texts(0, 7));
+    // a new client file appears
+    writeFileSync(path.join(d, '10.3.3.3'), LINES.slice(0, 2).join('\n') + '\n');
+    await s.waitFor(() => s.got.filter((r) => r.host.ip === '10.3.3.3').length >= 2);
+    // rotation: rename + new file; records appended to the old inode before the switch are read
+    appendFileSync(f, LINES[7] + '\n');
+    renameSync(f, f + '.1');
+    appendFileSync(f + '.1', LINES[8] + '\n');
+    writeFileSync(f, LINES.slice(9, 11).join('\n') + '\n');
+    await s.waitFor(() => data(s.got.filter((r) => r.host.ip === '10.2.2.2')).length >= 11);
+    expect(data(s.got.filter((r) => r.host.ip === '10.2.2.2'))).toEqual(texts(0, 11));
+    // truncation
+    truncateSync(f, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(f, LINES[11] + '\n');
+    await s.waitFor(() => s.got.some((r) => r.notice?.type === 'truncated'));
+    await s.waitFor(() => data(s.got.filter((r) => r.host.ip === '10.2.2.2')).length >= 12);
+    expect(s.got.filter((r) => r.notice?.type === 'truncated')).toHaveLength(1);
+    expect(data(s.got.filter((r) => r.host.ip === '10.2.2.2'))).toEqual(texts(0, 12));
+    expect(s.got.filter((r) => r.notice && r.notice.type !== 'truncated')).toHaveLength(0);
+    const pos = await s.stop();
+
+    // restart from the saved positions after more data arrived: exactly the new lines
+    appendFileSync(f, LINES.slice(12, 14).join('\n') + '\n');
+    const s2 = start(d, pos);
+    await s2.waitFor(() => s2.got.length >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(data(s2.got)).toEqual(texts(12, 14));
+    // rewritten in place with different content (same inode, grows past the offset)
+    writeFileSync(f, LINES.slice(20, 40).join('\n') + '\n');
+    await s2.waitFor(() => s2.got.some((r) => r.notice?.type === 'truncated'));
+    await s2.waitFor(() => data(s2.got).length >= 22);
+    expect(data(s2.got).slice(2)).toEqual(texts(20, 40));
+    const pos2 = await s2.stop();
+
+    // rotated while stopped: the saved file is finished from its offset, then the new one from 0
+    appendFileSync(f, LINES[40] + '\n');
+    renameSync(f, f + '.1');
+    writeFileSync(f, LINES[41] + '\n');
+    const s3 = start(d, pos2);
+    await s3.waitFor(() => s3.got.length >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(data(s3.got)).toEqual(texts(40, 42));
+    await s3.stop();
+  });
+
+  it('stdin source: logger records auto-detected, torn tail reported', async () => {
+    const stream = Readable.from([Buffer.from(LINES.slice(0, 3).join('\n') + '\n' + LINES[3]!.slice(0, 10))]);
+    const { batches } = await readAll(createSource({ kind: 'stdin', stream, includeNonLkrg: true, ip: '10.4.4.4' }));
+    const rs = recs(batches);
+    expect(rs.map((r) => r.text)).toEqual(texts(0, 3));
+    expect(rs[0]!.host.ip).toBe('10.4.4.4');
+    expect(batches.flatMap((b) => b.malformed).map((m) => m.reason)).toEqual([expect.stringMatching(/incomplete last line/)]);
+  });
+});
