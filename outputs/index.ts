@@ -5,3 +5,4 @@
 import './elasticsearch/index.js';
 import './opensearch/index.js';
 import './kafka/index.js';
+import './splunk-hec/index.js';

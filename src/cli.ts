@@ -156,7 +156,16 @@ async function cmdReplay(f: Flags): Promise<number> {
   process.stderr.write(result.summary.format() + '\n');
   process.stderr.write(`replayed in ${secs.toFixed(1)} s; state in ${statePath}\n`);
   printDelivery(result.counters, result.workers.map((w) => w.name));
-  return 0;
+  return haltedExitCode(result.workers);
+}
+
+/** Exit code 2 when an output was halted by a configuration error (its events stay queued). */
+function haltedExitCode(workers: readonly { name: string; status: { fatalError?: string } }[]): number {
+  const halted = workers.filter((w) => w.status.fatalError);
+  for (const w of halted) {
+    process.stderr.write(`lkrg-siem: output ${w.name} is halted by a configuration error: ${w.status.fatalError}. Its events stay queued in the state file; fix the configuration and run again.\n`);
+  }
+  return halted.length ? 2 : 0;
 }
 
 function printDelivery(counters: Map<string, Map<string, number>>, names: readonly string[]): void {
@@ -188,7 +197,7 @@ async function cmdRun(f: Flags): Promise<number> {
   });
   process.stderr.write(result.summary.format() + '\n');
   printDelivery(result.counters, result.workers.map((w) => w.name));
-  return 0;
+  return haltedExitCode(result.workers);
 }
 
 function cmdCheckConfig(f: Flags): number {

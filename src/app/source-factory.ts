@@ -5,7 +5,7 @@
  * id so `--resume` and restarts find their positions again.
  */
 import { readdirSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { Source } from '../core/types.js';
@@ -48,7 +48,8 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
           stateId,
         };
       case 'journald_json':
-        return { source: createSource({ kind: 'journal-json-files', paths: s.paths as string[], ...common } as never), stateId };
+        // the text source reads `journalctl -o json` lines (auto shape, lines starting with `{`)
+        return { source: createSource({ kind: 'text', paths: s.paths as string[], input: 'auto', ...common }), stateId };
       case 'text':
         return { source: createSource({ kind: 'text', paths: s.paths as string[], input: s.input as never, ...common }), stateId };
       default:
@@ -123,7 +124,7 @@ export function sourcesFromPaths(
         break;
       }
       case 'journal-json':
-        out.push({ source: createSource({ kind: 'journal-json-files', paths: ps, ...common } as never), stateId });
+        out.push({ source: createSource({ kind: 'text', paths: ps, input: 'auto', ...common }), stateId });
         break;
       case 'text':
         out.push({ source: createSource({ kind: 'text', paths: ps, input: opts.input as never, ...common }), stateId });
@@ -138,4 +139,3 @@ export function stdinSource(stream: Readable, input: InputShape, includeNonLkrg 
   return createSource({ kind: 'stdin', stream, input: input as never, prefilter: mayBeLkrg, includeNonLkrg } as never);
 }
 
-export { join as _join };

@@ -23,6 +23,8 @@ export interface DeliverySettings {
 /** What `status` shows per output. */
 export interface WorkerStatus {
   state: 'starting' | 'running' | 'halted' | 'stopped';
+  /** Set when the output was halted by a fatal (configuration) error during this run. */
+  fatalError?: string;
   lastError?: string;
   lastErrorAt?: number;
   inFlight: number;
@@ -150,6 +152,7 @@ export class DeliveryWorker {
       await this.driver.start(AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.settings.request_timeout_ms)]));
       if (this.status.state !== 'running') this.log('info', `Output ${this.name}: started.`);
       this.status.state = 'running';
+      this.status.fatalError = undefined;
       return true;
     } catch (err) {
       this.recordError(err);
@@ -167,6 +170,7 @@ export class DeliveryWorker {
       this.log('error', `Output ${this.name}: HALTED by a configuration error: ${errorText(err)}. Events stay queued; fix the configuration and restart.`);
     }
     this.status.state = 'halted';
+    this.status.fatalError = errorText(err);
     this.notifyIdle();
   }
 

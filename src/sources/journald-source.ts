@@ -164,7 +164,7 @@ export class JournaldSource implements Source {
           const e = parseJournalEntry(o as never);
           if (e?.cursor) cursor = e.cursor;
           if (!e || !this.entryWanted(o, e)) continue;
-          const rec = toRecord(e, where);
+          const rec = journalEntryToRecord(e, where);
           if (!rec.notice && prefilter && !prefilter(rec.text)) continue;
           b.records.push(rec);
           if (b.full()) {
@@ -197,7 +197,8 @@ export class JournaldSource implements Source {
   }
 }
 
-function toRecord(e: JournalEntry, where: { streamId: string; origin: string; offset: number; line: number }): RawRecord {
+/** Builds the RawRecord of a journald entry (journald source, journal-json lines in text and stdin sources). */
+export function journalEntryToRecord(e: JournalEntry, where: { streamId: string; origin: string; offset: number; line: number }): RawRecord {
   const host = {
     ...(e.hostName !== undefined ? { name: e.hostName } : {}),
     ...(e.bootId !== undefined ? { bootId: e.bootId } : {}),

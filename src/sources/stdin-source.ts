@@ -5,14 +5,13 @@
  * informational). Stream id `stdin` unless given.
  */
 import type { Readable } from 'node:stream';
-import type { RawRecord, RecordBatch, Source, SourceContext } from '../core/types.js';
-import { rawForReport } from '../parse/containers/escape.js';
-import { parseJournalEntry, parseJournalJsonLine } from '../parse/containers/journal-entry.js';
+import type { RecordBatch, Source, SourceContext } from '../core/types.js';
 import { newLoggerFields, scanLoggerFields } from '../parse/containers/logger-record.js';
 import type { TextShape } from '../parse/containers/text-line.js';
 import { BatchBuilder, type BatchLimits } from './batch-builder.js';
 import { LineSplitter } from './line-splitter.js';
 import { LoggerLineHandler } from './logger-line-handler.js';
+import { handleJournalJsonLine } from './journal-json-line.js';
 import { handleTextLine } from './text-source.js';
 
 /** Input shapes of the stdin source. */
@@ -65,31 +64,7 @@ export class StdinSource implements Source {
       }
       const where = { streamId: this.streamId, origin: 'stdin', offset: line, line };
       if (input === 'logger') return logger.line(b, buf, start, end, line, line, overlong);
-      if (input === 'journal-json') {
-        if (end === start) return;
-        const j = overlong ? null : parseJournalJsonLine(buf.toString('utf8', start, end));
-        const e = j ? parseJournalEntry(j as never) : null;
-        if (!j) {
-          b.malformed.push({ ...where, reason: overlong ? 'line longer than the line cap (cut)' : 'not a JSON object', raw: rawForReport(buf, start, end, 1024) });
-          return;
-        }
-        if (!e) return;
-        if (prefilter && e.missed === undefined && !prefilter(e.text)) return;
-        const host = { ...(e.hostName ? { name: e.hostName } : {}), ...(e.bootId ? { bootId: e.bootId } : {}), ...(e.machineId ? { id: e.machineId } : {}) };
-        const r: RawRecord = {
-          ...where, container: 'journal-json', original: e.original, text: e.text, host, timeUs: e.timeUs,
-          ...(e.receivedUs !== undefined ? { receivedUs: e.receivedUs } : {}),
-          ...(e.uptimeUs !== undefined ? { uptimeUs: e.uptimeUs } : {}),
-          ...(e.facility !== undefined ? { facility: e.facility } : {}),
-          ...(e.severity !== undefined ? { severity: e.severity } : {}),
-          ...(e.identifier !== undefined ? { identifier: e.identifier } : {}),
-          ...(e.transport !== undefined ? { transport: e.transport } : {}),
-          kernelOrigin: e.kernelOrigin, extra: e.extra,
-          ...(e.missed !== undefined ? { notice: { type: 'journal-missed' as const, missing: e.missed, detail: `journald missed ${e.missed} kernel messages` } } : {}),
-        };
-        b.records.push(r);
-        return;
-      }
+      if (input === 'journal-json') return handleJournalJsonLine(b, buf, start, end, overlong, where, prefilter);
       handleTextLine(b, buf, start, end, overlong, where, textOpts(), prefilter);
       void offset;
     };

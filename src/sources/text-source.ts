@@ -11,6 +11,7 @@
  * reported malformed; a last line without newline is taken as a record (archives often end
  * that way). The year of RFC 3164 timestamps comes from the file's mtime.
  */
+import { handleJournalJsonLine } from './journal-json-line.js';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, type RawRecord, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
@@ -59,6 +60,10 @@ export function handleTextLine(
   if (overlong) {
     b.malformed.push({ ...where, reason: 'line longer than the line cap (cut)', raw: rawForReport(buf, start, end, 1024) });
     return;
+  }
+  if (buf[start] === 123 && (opts.shape === undefined || opts.shape === 'auto')) {
+    // `journalctl --output=json` exports in an archive directory
+    return handleJournalJsonLine(b, buf, start, end, overlong, where, prefilter);
   }
   if (buf.subarray(start, end).indexOf(0) >= 0) {
     b.malformed.push({ ...where, reason: 'binary data (NUL bytes) in a text line', raw: rawForReport(buf, start, end, 1024) });

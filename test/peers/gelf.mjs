@@ -9,7 +9,14 @@
 //   GELF_TCP_URL=gelf+tcp://127.0.0.1:T    NUL-framed TCP, GelfCodec rules
 //   GELF_HTTP_URL=gelf+http://127.0.0.1:H  POST /gelf (gzip/deflate/plain) -> 202; GET /stats
 //   GELF_UDP6_URL, GELF_TCP6_URL           the same UDP-rules and TCP receivers on [::1]
-// Why a Go receiver and not Graylog's own Java GelfCodec: see test/peers/README.md ("gelf").
+// Why a Go receiver for TCP/HTTP/large chunk counts and not Graylog's own GelfCodec in a Java
+// harness: org.graylog2:graylog2-server pulls Graylog's whole server dependency tree (MongoDB,
+// OpenSearch clients, Jersey, ...; SSPL) for two classes, with no guarantee every artifact is on
+// Central; go-gelf has no usable TCP reader (unexported) and no HTTP input, and its UDP reader
+// reads 1420-byte datagrams only. The Go receiver is ~400 lines of stdlib code, builds in
+// seconds once the Go cache is warm, and applies Graylog's documented codec rules.
+// go-gelf comes from the Go module proxy: github.com/Graylog2/go-gelf
+// v0.0.0-20191017102106-1550ee647df0 (master; the proxy answers 403 for gopkg.in/Graylog2/go-gelf.v2).
 // State in .peers/gelf/ (gelf.log, received.jsonl, rejected.jsonl, ports.json).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

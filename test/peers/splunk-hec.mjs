@@ -125,7 +125,10 @@ async function ensureBinary(ctx) {
     }
     const buildDir = path.join(dir, 'build');
     rmSync(buildDir, { recursive: true, force: true });
-    const manifest = readFileSync(manifestFile, 'utf8').replace('@OUTPUT_PATH@', buildDir);
+    const template = readFileSync(manifestFile, 'utf8');
+    const outputLine = /^(\s*output_path:\s*)"@OUTPUT_PATH@"\s*$/m;
+    if (!outputLine.test(template)) throw new PeerError(`${manifestFile}: no 'output_path: "@OUTPUT_PATH@"' line`);
+    const manifest = template.replace(outputLine, (_m, key) => `${key}${JSON.stringify(buildDir)}`);
     const manifestCopy = path.join(dir, 'builder-config.yaml');
     writeFileSync(manifestCopy, manifest);
     ctx.log(`building the OpenTelemetry Collector HEC peer with ocb into ${dir} (first run only, several minutes) ...`);

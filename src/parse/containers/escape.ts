@@ -16,8 +16,6 @@ const HEX: Int8Array = (() => {
   return t;
 })();
 
-let scratch = Buffer.allocUnsafe(16 * 1024);
-
 /**
  * Decodes `\xNN` escapes in `buf[start, end)` to bytes, then decodes the bytes as UTF-8
  * (invalid sequences become U+FFFD; nothing is dropped). Bytes that are not part of an
@@ -26,28 +24,27 @@ let scratch = Buffer.allocUnsafe(16 * 1024);
  */
 export function decodeEscapedBytes(buf: Buffer, start: number, end: number): string {
   // bounded search: buf may be a large read chunk holding many lines
-  const rel = buf.subarray(start, end).indexOf(92); // '\'
-  if (rel < 0) return buf.toString('utf8', start, end);
-  const bs = start + rel;
-  const len = end - start;
-  if (scratch.length < len) scratch = Buffer.allocUnsafe(Math.max(len, scratch.length * 2));
-  let o = buf.copy(scratch, 0, start, bs);
-  let i = bs;
+  let i = start;
+  while (i < end && buf[i] !== 92) i++;
+  if (i === end) return buf.toString('utf8', start, end);
+  const out = Buffer.allocUnsafe(end - start);
+  let o = 0;
+  for (let k = start; k < i; k++) out[o++] = buf[k]!;
   while (i < end) {
     const c = buf[i]!;
     if (c === 92 && i + 3 < end && buf[i + 1] === 120) {
       const h = HEX[buf[i + 2]!]!;
       const l = HEX[buf[i + 3]!]!;
       if (h >= 0 && l >= 0) {
-        scratch[o++] = (h << 4) | l;
+        out[o++] = (h << 4) | l;
         i += 4;
         continue;
       }
     }
-    scratch[o++] = c;
+    out[o++] = c;
     i++;
   }
-  return scratch.toString('utf8', 0, o);
+  return out.toString('utf8', 0, o);
 }
 
 /** String convenience over {@link decodeEscapedBytes} (the string is taken as UTF-8). */

@@ -107,7 +107,14 @@ export function parseLoggerRecord(line: string | Buffer, start = 0, end?: number
 export function completeLoggerRecord(buf: Buffer, start: number, end: number, f: LoggerFields): LoggerRecord {
   const facility = f.prio >> 3;
   return {
-    ...f,
+    recvUs: f.recvUs,
+    sendUs: f.sendUs,
+    sendUptimeUs: f.sendUptimeUs,
+    prio: f.prio,
+    seq: f.seq,
+    eventUptimeUs: f.eventUptimeUs,
+    flag: f.flag,
+    msgStart: f.msgStart,
     text: decodeEscapedBytes(buf, f.msgStart, end),
     original: buf.toString('utf8', start, end),
     facility,

@@ -8,12 +8,14 @@
  * Retry-After, code 7, acks that never arrive) are in test/unit/outputs/splunk-hec/.
  */
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { OutputError, type QueuedEvent } from '../../../src/core/output.js';
 import type { DeliveryResult } from '../../../src/core/types.js';
 import { hecEnvelope } from '../../../outputs/splunk-hec/hec-encoder.js';
 import { SplunkHecOutput } from '../../../outputs/splunk-hec/splunk-hec-output.js';
 import { resolveSplunkHecSettings, type SplunkHecSettings } from '../../../outputs/splunk-hec/splunk-hec-spec.js';
+import { DeliveryWorker, type DeliverySettings } from '../../../src/delivery/delivery-worker.js';
+import { StateStore } from '../../../src/state/state-store.js';
 import { peerForSuite, stopPeer, usePeer } from '../../support/peers.js';
 import { makeEvents, receivedId, waitForReceived, type ReceivedHecEvent } from './hec-fixtures.js';
 
@@ -44,11 +46,23 @@ function expectReceivedMatches(got: readonly ReceivedHecEvent[], events: readonl
   for (const ev of events) {
     const r = byId.get(ev.id)!;
     const want = hecEnvelope(ev, settings);
-    expect(r.host).toBe(want.host);
-    expect(r.source).toBe(want.source);
-    expect(r.sourcetype).toBe(want.sourcetype);
-    expect(r.index).toBe(want.index);
-    expect(r.timeMs).toBe(Math.round(want.time! * 1000));
+    // envelope values checked against the ECS document directly, not only against the encoder
+    const d = ev.doc as { '@timestamp': string; event: Record<string, string>; host: { name?: string; ip?: string[] }; lkrg: { level: string }; rule: { id: string } };
+    expect(r.host).toBe(d.host.name ?? d.host.ip![0]);
+    expect(r.source).toBe(settings.source);
+    expect(r.sourcetype).toBe(`lkrg:${settings.eventFormat}:${ev.dataset === 'lkrg.alert' ? 'alert' : 'log'}`);
+    expect(r.index).toBe(settings.index);
+    expect(r.timeMs).toBe(Date.parse(d['@timestamp']));
+    const fields: Record<string, string> = {
+      'event.dataset': d.event.dataset!,
+      'event.action': d.event.action!,
+      'event.id': ev.id,
+      'lkrg.level': d.lkrg.level,
+      'rule.id': d.rule.id,
+    };
+    if (d.host.name) fields['host.name'] = d.host.name;
+    if (d.host.ip) fields['host.ip'] = d.host.ip[0]!;
+    expect(r.fields).toEqual(fields);
     expect(r.fields).toEqual(want.fields);
     // the ECS document (and CIM keys) arrive unchanged: hostile text stays in its string
     expect(r.event).toEqual(want.event);
@@ -74,6 +88,10 @@ describe('splunk-hec output against the real HEC receiver (OTel splunkhecreceive
     const got = await waitForReceived(peer.env.SPLUNK_HEC_RECEIVED!, events.map((e) => e.id));
     expectReceivedMatches(got, events, settings);
     expect(new Set(got.map((r) => r.host))).toEqual(new Set(['web-01', 'db-02', '192.0.2.33', 'build"host', 'k8s-node-5']));
+    for (const r of got) {
+      const e = r.event as Record<string, unknown> & { rule: { id: string; name: string } };
+      expect(e).toMatchObject({ vendor_product: 'Openwall LKRG', signature_id: e.rule.id, signature: e.rule.name, dest: r.host });
+    }
     // hostile process names survived byte for byte
     const names = got.map((r) => ((r.event as { process: { name: string } }).process.name));
     expect(names).toContain('evil"}{"event":"forged","sourcetype":"lkrg:fake"}');
@@ -172,7 +190,9 @@ describe('splunk-hec output against the real HEC receiver (OTel splunkhecreceive
       else expect(r).toEqual({ status: 'delivered' });
     });
     const rest = events.filter((_e, i) => i !== bigIndex);
-    const got = await waitForReceived(peer.env.SPLUNK_HEC_RECEIVED!, events.map((e) => e.id), 5000);
+    await waitForReceived(peer.env.SPLUNK_HEC_RECEIVED!, rest.map((e) => e.id));
+    await new Promise((r) => setTimeout(r, 500)); // past the exporter's 100 ms flush: nothing more comes
+    const got = await waitForReceived(peer.env.SPLUNK_HEC_RECEIVED!, events.map((e) => e.id), 0);
     expect(got.map(receivedId).sort()).toEqual(rest.map((e) => e.id).sort());
     expectReceivedMatches(got, rest, settings);
   });
@@ -181,6 +201,8 @@ describe('splunk-hec output against the real HEC receiver (OTel splunkhecreceive
 describe('splunk-hec output when the receiver goes down and comes back', () => {
   // a private instance, so stopping it does not disturb the suite above
   const peer = peerForSuite('splunk-hec:restart');
+  // `peers down` after the run stops only the plain-named peers: stop this instance here
+  afterAll(() => stopPeer('splunk-hec:restart'));
 
   it('receiver down → retriable error; receiver up again → delivered', async () => {
     const settings = settingsFor(peer.env);
@@ -202,5 +224,62 @@ describe('splunk-hec output when the receiver goes down and comes back', () => {
     }
     const got = await waitForReceived(peer.env.SPLUNK_HEC_RECEIVED!, events.map((e) => e.id));
     expect(new Set(got.map(receivedId))).toEqual(new Set(events.map((e) => e.id)));
+  });
+});
+
+describe('splunk-hec output through the shared delivery layer (real receiver)', () => {
+  const peer = peerForSuite('splunk-hec');
+  const delivery: DeliverySettings = {
+    batch: { max_events: 50, max_bytes: 4 << 20, max_wait_ms: 0, max_in_flight: 2 },
+    retry: { initial_backoff_ms: 10, max_backoff_ms: 50, max_attempts: 0 },
+    queue: { max_events: 10_000, max_bytes: 64 << 20, when_full: 'block' },
+    request_timeout_ms: 20_000,
+  };
+  function enqueue(store: StateStore, output: string, events: readonly QueuedEvent[]): void {
+    store.commitBatch({
+      sourceId: 'it',
+      positions: {},
+      queued: new Map([[output, events.map((e) => ({ eventId: e.id, key: e.key, dataset: e.dataset, payload: e.json }))]]),
+    });
+  }
+
+  it('queue → batches → HEC: all delivered, the one oversized event dead-lettered with the HEC reason', async () => {
+    const store = new StateStore(':memory:');
+    const events = makeEvents(200, `dl-${randomUUID()}`);
+    const bigDoc = { ...events[123]!.doc, message: 'B'.repeat(Number(peer.env.SPLUNK_HEC_MAX_BODY) + 10) };
+    events[123] = { ...events[123]!, doc: bigDoc, json: JSON.stringify(bigDoc) };
+    enqueue(store, 'hec-dl', events);
+    const settings = settingsFor(peer.env, { ack: { enabled: true, poll_interval_ms: 50, timeout_ms: 5000 } });
+    const w = new DeliveryWorker(store, new SplunkHecOutput('hec-dl', settings), delivery, () => {});
+    w.start();
+    await w.drain();
+    await w.stop(Date.now() + 1000);
+    expect(store.queueStats('hec-dl').depth).toBe(0);
+    const dead = store.listDeadLetters({ output: 'hec-dl' });
+    expect(dead.map((d) => d.eventId)).toEqual([events[123]!.id]);
+    expect(dead[0]!.reason).toContain('code 6');
+    const rest = events.filter((_e, i) => i !== 123);
+    const got = await waitForReceived(peer.env.SPLUNK_HEC_RECEIVED!, rest.map((e) => e.id));
+    expect(new Set(got.map(receivedId))).toEqual(new Set(rest.map((e) => e.id)));
+  });
+
+  it('wrong token: the worker halts loudly, no dead letters, the queue is kept', async () => {
+    const store = new StateStore(':memory:');
+    const events = makeEvents(20, `halt-${randomUUID()}`);
+    enqueue(store, 'hec-halt', events);
+    process.env.LKRG_IT_SPLUNK_HEC_WRONG2 = randomUUID();
+    const settings = resolveSplunkHecSettings({ url: peer.env.SPLUNK_HEC_URL, token_env: 'LKRG_IT_SPLUNK_HEC_WRONG2' }, 'outputs.hec-halt.');
+    const logs: string[] = [];
+    const w = new DeliveryWorker(store, new SplunkHecOutput('hec-halt', settings), delivery, (_l, m) => logs.push(m), 60_000);
+    w.start();
+    const t0 = Date.now();
+    while (w.status.state !== 'halted' && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(w.status.state).toBe('halted');
+    expect(w.status.lastError).toContain('splunk-hec output "hec-halt"');
+    expect(w.status.lastError).toContain('HTTP 401');
+    expect(logs.join('\n')).not.toContain(process.env.LKRG_IT_SPLUNK_HEC_WRONG2);
+    await w.stop(Date.now());
+    expect(store.listDeadLetters({ output: 'hec-halt' })).toHaveLength(0);
+    expect(store.queueStats('hec-halt').depth).toBe(events.length);
   });
 });

@@ -12,6 +12,9 @@ import { OutputError } from '../../../../src/core/output.js';
 import { splitRange, SplunkHecOutput } from '../../../../outputs/splunk-hec/splunk-hec-output.js';
 import { resolveSplunkHecSettings } from '../../../../outputs/splunk-hec/splunk-hec-spec.js';
 import { splunkHecUrlToConfig } from '../../../../outputs/splunk-hec/index.js';
+import { outputType } from '../../../../outputs/output-registry.js';
+import { outputsFromFlags } from '../../../../src/app/output-flags.js';
+import { redact } from '../../../../src/config/config-spec.js';
 import { makeEvents } from '../../../integration/splunk-hec/hec-fixtures.js';
 
 const TOKEN = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -196,6 +199,14 @@ describe('splunk-hec driver vs a fake HEC (faults the real receiver cannot produ
     for (const r of res) expect(r).toMatchObject({ status: 'retry', reason: expect.stringContaining('may duplicate') });
   });
 
+  it('ack on but the server returns no ackId → fatal (ack not enabled on the token)', async () => {
+    handler = () => OK;
+    const err = (await driver({ ack: { enabled: true } }).send(makeEvents(2, 'noid'), signal()).catch((e: unknown) => e)) as OutputError;
+    expect(err).toBeInstanceOf(OutputError);
+    expect(err.fatal).toBe(true);
+    expect(err.message).toContain('returned no ackId');
+  });
+
   it('ack on but the token has ack disabled (code 14) → start fails fatally', async () => {
     handler = (r) => {
       if (r.path === '/services/collector/health') return { status: 200, body: '{"text":"HEC is healthy","code":17}' };
@@ -258,5 +269,22 @@ describe('splunk-hec config', () => {
     });
     expect(() => splunkHecUrlToConfig(new URL(`splunk-hec+http://x:${TOKEN}@h:8088`))).toThrow(/not accepted/);
     expect(() => splunkHecUrlToConfig(new URL('splunk-hec+http://h:8088?token=abc'))).toThrow(/unknown query key token/);
+  });
+});
+
+describe('splunk-hec registration', () => {
+  it('is a queued output type with delivery fields, reachable from --output, with defaults filled', () => {
+    const def = outputType('splunk-hec')!;
+    expect(def.kind).toBe('queued');
+    expect(def.fields).toHaveProperty('batch');
+    expect(def.fields).not.toHaveProperty('token');
+    const [cfg] = outputsFromFlags(['splunk-hec+http://127.0.0.1:8088?token_env=LKRG_TEST_HEC_TOKEN'], 'ecs');
+    expect(cfg).toMatchObject({ type: 'splunk-hec', name: 'splunk-hec', url: 'http://127.0.0.1:8088', compression: true, event_format: 'cim', ack: { enabled: false } });
+    // the printed config holds only the variable name, never the token
+    process.env.LKRG_TEST_HEC_TOKEN = TOKEN;
+    expect(JSON.stringify(redact(def.fields, cfg!))).not.toContain(TOKEN);
+    const d = def.createDriver!(cfg!, 'splunk-hec');
+    expect(d.type).toBe('splunk-hec');
+    drivers.push(d as SplunkHecOutput);
   });
 });
