@@ -6,3 +6,5 @@ import './elasticsearch/index.js';
 import './opensearch/index.js';
 import './kafka/index.js';
 import './splunk-hec/index.js';
+import './graylog-gelf/index.js';
+import './syslog/index.js';

@@ -304,7 +304,7 @@ async function cmdDemo(): Promise<number> {
     state_file: join(out, 'demo-state.db'),
     sources: [
       { type: 'logger_store', path: join(demo, 'lkrg-logger'), mode: 'replay' },
-      { type: 'text', paths: [join(demo, 'syslog')] },
+      { type: 'text', paths: [join(demo, 'syslog')], year: 2024 },
       { type: 'journald_json', paths: [join(demo, 'journal.json')] },
     ],
     outputs: [

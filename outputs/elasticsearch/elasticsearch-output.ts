@@ -10,7 +10,7 @@ import type { FieldSpec } from '../../src/config/config-spec.js';
 import { OutputError, type OutputDriver } from '../../src/core/output.js';
 import { searchFields, resolveSearchSettings, type SearchSettings } from '../search-bulk/search-config.js';
 import { SearchBulkDriver, type OutputLog, type SearchAnswer, type SearchRequest, type SearchTransport } from '../search-bulk/search-bulk-driver.js';
-import { transportFailure } from '../search-bulk/transport-errors.js';
+import { transportFailure } from '../shared/transport-errors.js';
 
 /** Config keys of the `elasticsearch` output (besides the shared delivery keys). */
 export const elasticsearchFields: Readonly<Record<string, FieldSpec>> = searchFields({

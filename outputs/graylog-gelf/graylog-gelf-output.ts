@@ -25,8 +25,8 @@ import { Agent, request } from 'undici';
 import type { FieldSpec } from '../../src/config/config-spec.js';
 import { OutputError, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
 import { ConfigError, type DeliveryResult } from '../../src/core/types.js';
-import { transportFailure } from '../search-bulk/transport-errors.js';
-import { resolveStreamTls, StreamConnection, streamTlsFields, type StreamTlsOptions } from '../syslog/stream-connection.js';
+import { transportFailure } from '../shared/transport-errors.js';
+import { resolveStreamTls, StreamConnection, streamTlsFields, type StreamTlsOptions } from '../shared/stream-connection.js';
 import { chunkGelf, MAX_CHUNKS, toGelf, type GelfOptions } from './gelf-message.js';
 
 const gzip = promisify(zlib.gzip);

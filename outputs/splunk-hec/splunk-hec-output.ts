@@ -19,7 +19,7 @@ import { gzip as gzipCb } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { OutputError, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
 import type { DeliveryResult } from '../../src/core/types.js';
-import { transportFailure } from '../search-bulk/transport-errors.js';
+import { transportFailure } from '../shared/transport-errors.js';
 import { AckPoller } from './ack-poller.js';
 import { classifyHecResponse, parseHecReply, type HecVerdict } from './classify-hec-response.js';
 import { encodeHecEvent, hecBody, type EncodedHecEvent } from './hec-encoder.js';

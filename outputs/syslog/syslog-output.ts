@@ -17,8 +17,8 @@ import type { FieldSpec } from '../../src/config/config-spec.js';
 import { OutputError, type EcsDocument, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
 import { ConfigError, type DeliveryResult } from '../../src/core/types.js';
 import { toCef } from '../../src/normalize/cef-encoder.js';
-import { transportFailure } from '../search-bulk/transport-errors.js';
-import { resolveStreamTls, StreamConnection, streamTlsFields, type StreamTlsOptions } from './stream-connection.js';
+import { transportFailure } from '../shared/transport-errors.js';
+import { resolveStreamTls, StreamConnection, streamTlsFields, type StreamTlsOptions } from '../shared/stream-connection.js';
 import { buildSyslogMessage, FACILITIES, frameSyslog, SEVERITIES, type SyslogHeaderOptions } from './syslog-message.js';
 
 /** Config keys of the syslog output (validated by the registry; defaults filled). */

@@ -51,7 +51,10 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
         // the text source reads `journalctl -o json` lines (auto shape, lines starting with `{`)
         return { source: createSource({ kind: 'text', paths: s.paths as string[], input: 'auto', ...common }), stateId };
       case 'text':
-        return { source: createSource({ kind: 'text', paths: s.paths as string[], input: s.input as never, ...common }), stateId };
+        return {
+          source: createSource({ kind: 'text', paths: s.paths as string[], input: s.input as never, ...(s.year !== undefined ? { year: s.year as number } : {}), ...common }),
+          stateId,
+        };
       default:
         throw new ConfigError(`sources[${i}].type`, s.type, 'allowed types: logger_store, journald, journald_json, text');
     }

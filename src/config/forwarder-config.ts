@@ -38,7 +38,8 @@ const sourceVariants = {
     desc: 'Kernel-log archives: dmesg, syslog, journalctl short, lkrg-logctl output, console captures, bare messages; gzip read transparently.',
     fields: {
       paths: { kind: 'string_list', desc: 'Files or directories.', required: true, minItems: 1 },
-      input: { kind: 'string', desc: 'Line shape; auto detects it per line.', default: 'auto', enum: ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'bare'] },
+      input: { kind: 'string', desc: 'Line shape; auto detects it per line (also `journalctl -o json` lines).', default: 'auto', enum: ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'console', 'bare'] },
+      year: { kind: 'int', desc: 'Year of RFC 3164 / journalctl short timestamps, which have none (default: from each file\'s modification time).', min: 1970, max: 9999 },
     },
   },
 } as const satisfies Record<string, { desc: string; fields: Record<string, FieldSpec> }>;

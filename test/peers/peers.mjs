@@ -32,6 +32,13 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cacheRoot, ensureDir, log, PeerError, repoRoot, stateRoot, tail, withLock } from './lib.mjs';
 
+// Go (for the gelf and splunk-hec peers) lives in /usr/local/go/bin on this machine kind,
+// which a non-login shell may not have on PATH.
+for (const dir of ['/usr/local/go/bin']) {
+  const parts = (process.env.PATH ?? '').split(path.delimiter);
+  if (!parts.includes(dir)) process.env.PATH = [...parts, dir].join(path.delimiter);
+}
+
 const peersDir = path.dirname(fileURLToPath(import.meta.url));
 const NOT_PEERS = new Set(['peers.mjs', 'lib.mjs']);
 

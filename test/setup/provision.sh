@@ -9,6 +9,8 @@ need=()
 command -v journalctl >/dev/null || need+=(systemd)
 command -v kcat >/dev/null || need+=(kcat)
 command -v openssl >/dev/null || need+=(openssl)
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need+=(rsyslog-gnutls)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "provision: missing Debian packages: ${need[*]} (run as root or: sudo apt-get install ${need[*]})" >&2

@@ -13,7 +13,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { OutputError } from '../../src/core/output.js';
 import { ConfigError } from '../../src/core/types.js';
-import { transportFailure } from '../search-bulk/transport-errors.js';
+import { transportFailure } from './transport-errors.js';
 
 /** TLS settings of a stream output (`tls` config section, resolved). */
 export interface StreamTlsOptions {
