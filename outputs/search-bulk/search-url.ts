@@ -1,6 +1,6 @@
 /**
  * `--output` URL → config section for the search outputs:
- * `<type>+http(s)://HOST:PORT[/INDEX][?install_templates=true&pipeline=NAME]`. INDEX may use
+ * `<type>+http(s)://HOST:PORT[/INDEX][?install_templates=true&template_name=NAME&pipeline=NAME]`. INDEX may use
  * the {dataset} / {namespace} placeholders (percent-encoded braces are decoded).
  * Credentials are not accepted in URLs (use a config file with password_file).
  */
@@ -17,7 +17,8 @@ export function searchUrlToConfig(type: string, url: URL): Record<string, unknow
   for (const [k, v] of url.searchParams) {
     if (k === 'install_templates') cfg.install_templates = v === 'true' || v === '1';
     else if (k === 'pipeline') cfg.pipeline = v;
-    else throw new ConfigError('--output', url.href, `unknown query key ${k}; known: install_templates, pipeline`);
+    else if (k === 'template_name') cfg.template_name = v;
+    else throw new ConfigError('--output', url.href, `unknown query key ${k}; known: install_templates, template_name, pipeline`);
   }
   return cfg;
 }

@@ -31,10 +31,40 @@ const NUM_RE = /^-?\d{1,15}$/;
 
 /** Epoch microseconds -> ISO-8601 UTC with microseconds, e.g. 2024-10-14T08:58:23.517017Z. */
 export function isoFromMicros(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString();
-  const rest = Math.floor(us - ms * 1000);
-  return iso.slice(0, -1) + (rest < 10 ? '00' : rest < 100 ? '0' : '') + rest + 'Z';
+  const sec = Math.floor(us / 1e6);
+  let frac = Math.floor(us - sec * 1e6);
+  if (frac > 999_999) frac = 999_999;
+  const f = '' + frac;
+  return secondPrefix(sec) + (f.length < 6 ? '000000'.slice(f.length) + f : f) + 'Z';
+}
+
+let lastSec = NaN;
+let lastPrefix = '';
+const pad2 = (n: number): string => (n < 10 ? '0' + n : '' + n);
+
+/** "YYYY-MM-DDTHH:MM:SS." for epoch seconds; civil-from-days arithmetic, last value cached. */
+function secondPrefix(sec: number): string {
+  if (sec === lastSec) return lastPrefix;
+  const days = Math.floor(sec / 86400);
+  const rem = sec - days * 86400;
+  // H. Hinnant's civil_from_days
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  if (y < 0 || y > 9999) return new Date(sec * 1000).toISOString().slice(0, 20);
+  const ys = '' + y;
+  const prefix =
+    (ys.length < 4 ? '0000'.slice(ys.length) + ys : ys) + '-' + pad2(m) + '-' + pad2(d) + 'T' +
+    pad2(Math.floor(rem / 3600)) + ':' + pad2(Math.floor((rem % 3600) / 60)) + ':' + pad2(rem % 60) + '.';
+  lastSec = sec;
+  lastPrefix = prefix;
+  return prefix;
 }
 
 interface HostPart {

@@ -33,6 +33,8 @@ function hostKey(d: Doc): string {
 }
 
 const sharedSamples = join(repoRoot, '..', 'shared', 'samples');
+// Peers keep their data between runs: every index and topic name carries this run's stamp.
+const run = `r${Date.now().toString(36)}`;
 
 describe('replay into Kafka, Elasticsearch and OpenSearch', () => {
   const kafka = peerForSuite('kafka');
@@ -51,15 +53,15 @@ describe('replay into Kafka, Elasticsearch and OpenSearch', () => {
   });
 
   it('delivers the same events to every output: counts, ids, per-host order, field types', async () => {
-    const topic = `e2e-${Date.now()}-{dataset}`;
+    const topic = `e2e-${run}-{dataset}`;
     const ref = join(dir, 'ref.ndjson');
     const r = await runCli(
       [
         'replay', store, '--no-progress', '--state', join(dir, 'state.db'),
         '--output', `file:${ref}`,
         '--output', `${kafka.env.KAFKA_URL}/${encodeURIComponent(topic)}`,
-        '--output', `elasticsearch+${es.env.ELASTICSEARCH_URL}/e2e-{dataset}?install_templates=true`,
-        '--output', `opensearch+${os.env.OPENSEARCH_URL}/e2e-{dataset}?install_templates=true`,
+        '--output', `elasticsearch+${es.env.ELASTICSEARCH_URL}/e2e${run}-{dataset}?install_templates=true&template_name=e2e${run}`,
+        '--output', `opensearch+${os.env.OPENSEARCH_URL}/e2e${run}-{dataset}?install_templates=true&template_name=e2e${run}`,
       ],
       { timeoutMs: 300_000 },
     );
@@ -94,10 +96,10 @@ describe('replay into Kafka, Elasticsearch and OpenSearch', () => {
     // Elasticsearch and OpenSearch: same ids, no duplicates, ECS types from the templates.
     for (const base of [es.env.ELASTICSEARCH_URL!, os.env.OPENSEARCH_URL!]) {
       const found: string[] = [];
-      for (const ds of datasets) found.push(...(await idsIn(base, `e2e-${ds}`)));
+      for (const ds of datasets) found.push(...(await idsIn(base, `e2e${run}-${ds}`)));
       expect(found.length).toBe(ids.length);
       expect(new Set(found)).toEqual(new Set(ids));
-      const m = await http(base, 'GET', `/e2e-lkrg.alert/_mapping`);
+      const m = await http(base, 'GET', `/e2e${run}-lkrg.alert/_mapping`);
       const props = JSON.stringify(m.json);
       expect(props).toMatch(/"@timestamp":\{"type":"date/);
       const mapping = Object.values(m.json as Record<string, { mappings: { properties: Record<string, any> } }>)[0]!.mappings.properties;
@@ -105,22 +107,22 @@ describe('replay into Kafka, Elasticsearch and OpenSearch', () => {
       expect(mapping.host.properties.ip.type).toBe('ip');
       expect(mapping.event.properties.id.type).toBe('keyword');
     }
-  });
+  }, 600_000);
 
   it('replaying the same store again adds no duplicates in Elasticsearch (ids are deterministic)', async () => {
     const state = join(dir, 'again.db');
-    const out = `elasticsearch+${es.env.ELASTICSEARCH_URL}/again-{dataset}`;
+    const out = `elasticsearch+${es.env.ELASTICSEARCH_URL}/again${run}-{dataset}`;
     const first = await runCli(['replay', store, '--no-progress', '--state', state, '--output', out], { timeoutMs: 300_000 });
     expect(first.code, first.stderr).toBe(0);
     const second = await runCli(['replay', store, '--no-progress', '--state', state, '--output', out], { timeoutMs: 300_000 });
     expect(second.code, second.stderr).toBe(0);
-    const ids = [...(await idsIn(es.env.ELASTICSEARCH_URL!, 'again-lkrg.alert')), ...(await idsIn(es.env.ELASTICSEARCH_URL!, 'again-lkrg.log'))];
+    const ids = [...(await idsIn(es.env.ELASTICSEARCH_URL!, `again${run}-lkrg.alert`)), ...(await idsIn(es.env.ELASTICSEARCH_URL!, `again${run}-lkrg.log`))];
     expect(new Set(ids).size).toBe(ids.length);
     const ref = join(dir, 'again-ref.ndjson');
     const r = await runCli(['replay', store, '--no-progress', '--state', join(dir, 'again-ref.db'), '--output', `file:${ref}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(ids.length).toBe(readNdjson(ref).length);
-  });
+  }, 600_000);
 });
 
 describe('delivery survives outages, crashes and full queues', () => {
@@ -142,7 +144,7 @@ describe('delivery survives outages, crashes and full queues', () => {
   it('an OpenSearch outage mid-replay: everything arrives once the server is back, without duplicates', async () => {
     const env = await usePeer('opensearch:outage');
     const base = env.OPENSEARCH_URL!;
-    const child = startCli(['replay', store, '--no-progress', '--state', join(dir, 'outage.db'), '--output', `opensearch+${base}/outage-{dataset}`]);
+    const child = startCli(['replay', store, '--no-progress', '--state', join(dir, 'outage.db'), '--output', `opensearch+${base}/outage${run}-{dataset}`]);
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
@@ -153,18 +155,18 @@ describe('delivery survives outages, crashes and full queues', () => {
     await usePeer('opensearch:outage');
     const code = await exited;
     expect(code, stderr).toBe(0);
-    const ids = [...(await idsIn(base, 'outage-lkrg.alert')), ...(await idsIn(base, 'outage-lkrg.log'))];
+    const ids = [...(await idsIn(base, `outage${run}-lkrg.alert`)), ...(await idsIn(base, `outage${run}-lkrg.log`))];
     expect(ids.length).toBe(refIds.length);
     expect(new Set(ids)).toEqual(new Set(refIds));
     expect(stderr).toMatch(/retried [1-9]/);
     await stopPeer('opensearch:outage');
-  });
+  }, 600_000);
 
   it('SIGKILL mid-delivery to Elasticsearch, restart with --resume: nothing lost, nothing duplicated', async () => {
     const env = await usePeer('elasticsearch');
     const base = env.ELASTICSEARCH_URL!;
     const state = join(dir, 'kill.db');
-    const out = `elasticsearch+${base}/kill-{dataset}`;
+    const out = `elasticsearch+${base}/kill${run}-{dataset}`;
     let kills = 0;
     for (let i = 0; i < 3; i++) {
       const child = startCli(['replay', store, '--no-progress', '--state', state, '--output', out, ...(i ? ['--resume'] : [])]);
@@ -182,10 +184,10 @@ describe('delivery survives outages, crashes and full queues', () => {
     const fin = await runCli(['replay', store, '--no-progress', '--state', state, '--output', out, '--resume'], { timeoutMs: 300_000 });
     expect(fin.code, fin.stderr).toBe(0);
     expect(kills).toBeGreaterThan(0);
-    const ids = [...(await idsIn(base, 'kill-lkrg.alert')), ...(await idsIn(base, 'kill-lkrg.log'))];
+    const ids = [...(await idsIn(base, `kill${run}-lkrg.alert`)), ...(await idsIn(base, `kill${run}-lkrg.log`))];
     expect(ids.length).toBe(refIds.length);
     expect(new Set(ids)).toEqual(new Set(refIds));
-  });
+  }, 600_000);
 
   it('a wrong Kafka password halts that output with a clear error naming it; the file output still gets everything', async () => {
     const env = await usePeer('kafka');
@@ -203,7 +205,7 @@ describe('delivery survives outages, crashes and full queues', () => {
         '  - type: kafka',
         '    name: soc-kafka',
         `    brokers: [${env.KAFKA_TLS_BROKERS}]`,
-        '    topic: lkrg-{dataset}',
+        `    topic: sasl${run}-{dataset}`,
         `    tls: { enabled: true, ca_file: ${env.KAFKA_CA_FILE} }`,
         `    sasl: { mechanism: scram-sha-512, username: ${env.KAFKA_SASL_USERNAME}, password_file: ${join(dir, 'bad-password')} }`,
         '',
@@ -219,7 +221,7 @@ describe('delivery survives outages, crashes and full queues', () => {
     const st = await runCli(['status', '--config', cfg, '--json']);
     const status = JSON.parse(st.stdout) as { outputs: Record<string, { queue_depth: number }> };
     expect(status.outputs['soc-kafka']!.queue_depth).toBe(refIds.length);
-  });
+  }, 300_000);
 
   it('back-pressure: with the server down and a small queue, the source stops reading and memory stays flat', async () => {
     const big = join(dir, 'big');
@@ -257,5 +259,5 @@ describe('delivery survives outages, crashes and full queues', () => {
     const late = rss.slice(3);
     expect(Math.max(...late) - Math.min(...late)).toBeLessThan(40);
     expect(Math.max(...rss)).toBeLessThan(250);
-  });
+  }, 300_000);
 });

@@ -202,3 +202,18 @@ describe('times, options, hostile text', () => {
     );
   });
 });
+
+describe('isoFromMicros', () => {
+  it('agrees with Date#toISOString (+ µs) over a wide range', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -62_000_000_000_000_000, max: 253_402_300_799_999_999 }), (us) => {
+        const ms = Math.floor(us / 1000);
+        const want = new Date(ms).toISOString().slice(0, -1) + String(us - ms * 1000).padStart(3, '0') + 'Z';
+        expect(isoFromMicros(us)).toBe(want);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(isoFromMicros(0)).toBe('1970-01-01T00:00:00.000000Z');
+    expect(isoFromMicros(951_782_400_000_001)).toBe('2000-02-29T00:00:00.000001Z');
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench`: throughput and memory of the hot path, measured in one run so the figures
+ * can be compared as ratios on a shared, noisy machine. Generates a realistic multi-host
+ * lkrg-logger store (default 2,000,000 records, 5% LKRG) and reports:
+ *   raw read + line split (the floor), parse + filter, ECS normalize + encode, CEF encode,
+ *   replay to a file output through the CLI (events/s and peak RSS), and the same replay on a
+ *   quarter of the input to show that memory does not grow with input size.
+ * Options: --records N, --hosts N, --lkrg-share F, --keep (keep the generated store).
+ */
+import { mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { generateStore } from './generate-store.js';
+import { createSource } from '../../src/sources/create-source.js';
+import { mayBeLkrg } from '../../src/parse/lkrg-prefilter.js';
+import { EventAssembler } from '../../src/parse/event-assembler.js';
+import { createNormalizer } from '../../src/app/normalizer-factory.js';
+import type { LkrgEvent } from '../../src/core/types.js';
+import type { EcsDocument } from '../../src/core/output.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const RECORDS = opt('--records', 2_000_000);
+const HOSTS = opt('--hosts', 20);
+const SHARE = opt('--lkrg-share', 0.05);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = join(here, '..', '..', '..');
+const cli = join(repoRoot, 'dist', 'src', 'cli.js');
+const shared = join(repoRoot, '..', 'shared', 'samples');
+
+interface Row {
+  stage: string;
+  items: number;
+  unit: string;
+  seconds: number;
+  note?: string;
+}
+
+const rows: Row[] = [];
+
+function rate(r: Row): number {
+  return r.items / r.seconds;
+}
+
+function cpuSeconds(fn: () => void): number {
+  const t0 = process.cpuUsage();
+  fn();
+  const d = process.cpuUsage(t0);
+  return (d.user + d.system) / 1e6;
+}
+
+async function cpuSecondsAsync(fn: () => Promise<void>): Promise<number> {
+  const t0 = process.cpuUsage();
+  await fn();
+  const d = process.cpuUsage(t0);
+  return (d.user + d.system) / 1e6;
+}
+
+function rawSplit(files: string[]): number {
+  let lines = 0;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (const f of files) {
+    const fd = openSync(f, 'r');
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      let i = -1;
+      while ((i = buf.indexOf(10, i + 1)) !== -1 && i < n) lines++;
+    }
+    closeSync(fd);
+  }
+  return lines;
+}
+
+async function parseAndFilter(dir: string): Promise<{ lines: number; events: LkrgEvent[] }> {
+  const source = createSource({ kind: 'logger-store', paths: [dir], mode: 'replay', prefilter: mayBeLkrg, includeNonLkrg: false });
+  const assembler = new EventAssembler({ includeNonLkrg: false });
+  const events: LkrgEvent[] = [];
+  const ac = new AbortController();
+  for await (const batch of source.read({ positions: new Map(), signal: ac.signal, log: () => {} })) {
+    for (const r of batch.records) for (const e of assembler.push(r)) events.push(e);
+    for (const e of assembler.flush()) events.push(e);
+  }
+  return { lines: RECORDS, events };
+}
+
+function peakRssOf(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function replayToFile(store: string, out: string): Promise<{ seconds: number; peakMb: number; events: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, [cli, 'replay', store, '--output', `file:${out}`, '--state', `${out}.db`, '--no-progress'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, peakRssOf(child.pid!))), 100);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      if (code !== 0) return reject(new Error(`replay failed (${code}): ${stderr.slice(-2000)}`));
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const events = readFileSync(out, 'utf8').split('\n').length - 1;
+      resolve({ seconds, peakMb: peak, events });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(cli)) throw new Error('build first: npm run build');
+  const dir = mkdtempSync(join(tmpdir(), 'lkrg-bench-'));
+  const store = join(dir, 'store');
+  process.stderr.write(`generating ${RECORDS} records for ${HOSTS} hosts (${SHARE * 100}% LKRG) in ${store} ...\n`);
+  const gen = generateStore(store, { records: RECORDS, hosts: HOSTS, lkrgShare: SHARE, sharedSamples: shared });
+  const files = readdirSync(store).map((f) => join(store, f));
+
+  // warm the page cache and the JIT once
+  rawSplit(files);
+  let lines = 0;
+  const tRaw = cpuSeconds(() => (lines = rawSplit(files)));
+  rows.push({ stage: 'raw read + line split', items: lines, unit: 'lines', seconds: tRaw });
+
+  let parsed: { lines: number; events: LkrgEvent[] } = { lines: 0, events: [] };
+  const tParse = await cpuSecondsAsync(async () => {
+    parsed = await parseAndFilter(store);
+  });
+  rows.push({ stage: 'parse + filter (logger source, prefilter, LKRG parser, assembler)', items: lines, unit: 'lines', seconds: tParse, note: `${parsed.events.length} events` });
+
+  const normalizer = createNormalizer({ namespace: 'default', keepOriginal: true });
+  const lkrgEvents = parsed.events.filter((e) => e.parsed.isLkrg);
+  let docs: EcsDocument[] = [];
+  let bytes = 0;
+  const tEcs = cpuSeconds(() => {
+    docs = lkrgEvents.map((e) => normalizer.toEcs(e));
+    for (const d of docs) bytes += JSON.stringify(d).length;
+  });
+  rows.push({ stage: 'ECS normalize + JSON encode', items: lkrgEvents.length, unit: 'LKRG events', seconds: tEcs, note: `${Math.round(bytes / lkrgEvents.length)} B/event` });
+
+  let cefBytes = 0;
+  const tCef = cpuSeconds(() => {
+    for (const d of docs) cefBytes += normalizer.toCef(d).length;
+  });
+  rows.push({ stage: 'CEF encode (from the ECS document)', items: docs.length, unit: 'LKRG events', seconds: tCef, note: `${Math.round(cefBytes / docs.length)} B/event` });
+
+  const full = await replayToFile(store, join(dir, 'replay.ndjson'));
+  rows.push({ stage: 'replay to a file output (CLI, wall clock)', items: full.events, unit: 'events', seconds: full.seconds, note: `peak RSS ${full.peakMb.toFixed(0)} MB` });
+
+  const quarterDir = join(dir, 'quarter');
+  generateStore(quarterDir, { records: Math.floor(RECORDS / 4), hosts: HOSTS, lkrgShare: SHARE, sharedSamples: shared });
+  const quarter = await replayToFile(quarterDir, join(dir, 'quarter.ndjson'));
+  rows.push({ stage: 'replay, a quarter of the input (memory check)', items: quarter.events, unit: 'events', seconds: quarter.seconds, note: `peak RSS ${quarter.peakMb.toFixed(0)} MB` });
+
+  const raw = rate(rows[0]!);
+  const out: string[] = [];
+  out.push(`lkrg-siem bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'cpu'} (${cpus().length} cores), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  out.push(`input: ${RECORDS.toLocaleString('en')} records, ${HOSTS} hosts, ${gen.lkrg.toLocaleString('en')} LKRG records (${((gen.lkrg / RECORDS) * 100).toFixed(1)}%), ${(gen.bytes / 2 ** 20).toFixed(0)} MiB`);
+  out.push('');
+  out.push('| stage | items | rate (per s, one core) | vs raw split | note |');
+  out.push('| --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const ratio = r.unit === 'lines' ? `${((rate(r) / raw) * 100).toFixed(0)}%` : '';
+    out.push(`| ${r.stage} | ${r.items.toLocaleString('en')} ${r.unit} | ${Math.round(rate(r)).toLocaleString('en')} | ${ratio} | ${r.note ?? ''} |`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+  if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
