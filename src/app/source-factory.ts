@@ -11,7 +11,12 @@ import { gunzipSync } from 'node:zlib';
 import type { Source } from '../core/types.js';
 import { ConfigError } from '../core/types.js';
 import { createSource } from '../sources/create-source.js';
-import { mayBeLkrg } from '../parse/lkrg-prefilter.js';
+import { LkrgByteFilter, mayBeLkrg } from '../parse/lkrg-prefilter.js';
+
+const lkrgBytes = (): ((buf: Buffer, start: number, end: number) => boolean) => {
+  const f = new LkrgByteFilter();
+  return (buf, start, end) => f.test(buf, start, end);
+};
 import { QuietMonitor } from './quiet-monitor.js';
 
 export type InputShape = 'auto' | 'logger' | 'journal-json' | 'text';
@@ -25,7 +30,7 @@ const LOGGER_NAME = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\
 
 /** Sources for `run`/`demo` config sections (already validated). */
 export function sourcesFromConfig(sections: readonly Record<string, unknown>[], includeNonLkrg: boolean): StatefulSource[] {
-  const common = { prefilter: mayBeLkrg, includeNonLkrg };
+  const common = { prefilter: mayBeLkrg, prefilterBytes: lkrgBytes, includeNonLkrg };
   return sections.map((s, i) => {
     const stateId = (s.name as string | undefined) ?? `${s.type as string}:${i}`;
     switch (s.type) {
@@ -111,7 +116,7 @@ export function sourcesFromPaths(
     const k = classifyPath(p);
     groups.set(k, [...(groups.get(k) ?? []), p]);
   }
-  const common = { prefilter: mayBeLkrg, includeNonLkrg: opts.includeNonLkrg ?? false };
+  const common = { prefilter: mayBeLkrg, prefilterBytes: lkrgBytes, includeNonLkrg: opts.includeNonLkrg ?? false };
   const out: StatefulSource[] = [];
   for (const [kind, ps] of groups) {
     const stateId = `replay:${opts.replayId}:${kind}`;

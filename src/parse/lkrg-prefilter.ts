@@ -23,3 +23,36 @@ export function mayBeLkrg(text: string): boolean {
       return false;
   }
 }
+
+/**
+ * The byte-level twin of {@link mayBeLkrg} for sources that see raw (still escaped) lines:
+ * tests `buf[start,end)` without decoding it. It remembers, per buffer, where the next `LKRG`
+ * and `lkrg` occur, so a run of ordinary kernel lines costs one scan of the buffer in total,
+ * not one per line. One instance per reader (it is stateful); never throws.
+ */
+export class LkrgByteFilter {
+  private buf: Buffer | undefined;
+  private nextUpper = -1;
+  private nextLower = -1;
+
+  test(buf: Buffer, start: number, end: number): boolean {
+    if (end <= start) return false;
+    const c = buf[start]!;
+    // continuation lines, frames, \tName: [...] (escaped as \x09 in the store), Kernel panic, ...
+    if (c === 32 || c === 9 || c === 92 || c === 75 || c === 72 || c === 45 || c === 110) return true;
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.nextUpper = -1;
+      this.nextLower = -1;
+    }
+    if (this.nextUpper < start) this.nextUpper = indexOrEnd(buf, 'LKRG', start);
+    if (this.nextUpper < end) return true;
+    if (this.nextLower < start) this.nextLower = indexOrEnd(buf, 'lkrg', start);
+    return this.nextLower < end;
+  }
+}
+
+function indexOrEnd(buf: Buffer, needle: string, from: number): number {
+  const i = buf.indexOf(needle, from, 'latin1');
+  return i < 0 ? buf.length : i;
+}

@@ -74,6 +74,8 @@ export function deriveBootId(client: string, bootWallUs: number): string {
  */
 export class LoggerBootTracker {
   readonly state: BootTrackerState;
+  /** Reused result object: valid until the next track() call (the hot path allocates nothing). */
+  private readonly verdict: TrackVerdict = { bootId: '', duplicate: false, notices: NONE, continuesSeq: undefined };
 
   /** @param client file base name (client IPv4), used for boot ids */
   constructor(readonly client: string, state?: BootTrackerState) {
@@ -87,7 +89,7 @@ export class LoggerBootTracker {
     };
   }
 
-  /** Classifies one record; `hash` is {@link lineHash} of its prio..end bytes. */
+  /** Classifies one record; `hash` identifies the line for duplicate detection. The result is reused by the next call. */
   track(f: LoggerFields, hash: number): TrackVerdict {
     const boots = this.state.boots;
     const bw = f.sendUs - f.sendUptimeUs;
@@ -147,8 +149,14 @@ export class LoggerBootTracker {
       s.bootWallUs = bw; // follow clock slew
     }
     s.recent.push(f.seq, hash);
-    if (s.recent.length > WINDOW * 2) s.recent.splice(0, s.recent.length - WINDOW * 2);
-    return { bootId: s.id, duplicate, notices, continuesSeq };
+    // keep between WINDOW and 2×WINDOW pairs: trimming in steps keeps the per-line cost O(1)
+    if (s.recent.length >= WINDOW * 4) s.recent.splice(0, s.recent.length - WINDOW * 2);
+    const v = this.verdict;
+    v.bootId = s.id;
+    v.duplicate = duplicate;
+    v.notices = notices;
+    v.continuesSeq = continuesSeq;
+    return v;
   }
 
   private newStream(f: LoggerFields, hash: number, bw: number): TrackVerdict {

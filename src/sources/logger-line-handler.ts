@@ -17,6 +17,12 @@ export interface LoggerLineOptions {
    * malformed lines are always reported. Ignored when `includeNonLkrg` is true.
    */
   readonly prefilter?: (text: string) => boolean;
+  /**
+   * The same test on the raw line bytes of the message (`buf[start,end)`, escapes kept), run
+   * before the message is decoded so ordinary kernel lines cost no allocation; it must be
+   * at least as permissive as `prefilter`. A factory: each reader gets its own (stateful) test.
+   */
+  readonly prefilterBytes?: () => (buf: Buffer, start: number, end: number) => boolean;
   /** Yield every record, whatever the prefilter says. */
   readonly includeNonLkrg?: boolean;
   /** |recv − send| above this (µs) adds `extra.recvDelayUs` (resend/replay/clock skew). Default 5 s. */
@@ -32,6 +38,7 @@ export class LoggerLineHandler {
   duplicateCount = 0;
   private readonly f = newLoggerFields();
   private readonly prefilter: ((text: string) => boolean) | undefined;
+  private readonly prefilterBytes: ((buf: Buffer, start: number, end: number) => boolean) | undefined;
   private readonly skewWarnUs: number;
   private dupRun: { from: number; to: number; count: number; offset: number; line: number; bootId: string } | null = null;
 
@@ -44,6 +51,7 @@ export class LoggerLineHandler {
   ) {
     this.tracker = new LoggerBootTracker(client, state);
     this.prefilter = opts.includeNonLkrg ? undefined : opts.prefilter;
+    this.prefilterBytes = opts.includeNonLkrg || !opts.prefilterBytes ? undefined : opts.prefilterBytes();
     this.skewWarnUs = opts.skewWarnUs ?? 5_000_000;
   }
 
@@ -66,10 +74,11 @@ export class LoggerLineHandler {
       b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: `malformed store record: ${err}`, raw: rawForReport(buf, start, end) });
       return;
     }
-    // hash from prio to end: identical for reconnect resends and replayed sessions
+    // hash from prio over the first message bytes, mixed with the length: identical for
+    // reconnect resends and replayed sessions (a duplicate is the same line), cheap per line
     let p = start;
     for (let commas = 0; p < end && commas < 3; p++) if (buf[p] === 44) commas++;
-    const v = this.tracker.track(f, lineHash(buf, p, end));
+    const v = this.tracker.track(f, (lineHash(buf, p, Math.min(end, f.msgStart + 32)) ^ Math.imul(end - start, 0x9e3779b1)) >>> 0);
     if (v.duplicate) {
       const r = this.dupRun;
       if (r && r.bootId === v.bootId) {
@@ -90,6 +99,7 @@ export class LoggerLineHandler {
         host: { ip: this.client, bootId: v.bootId }, timeUs: f.sendUs - (f.sendUptimeUs - f.eventUptimeUs), receivedUs: f.recvUs, notice: n,
       });
     }
+    if (this.prefilterBytes && !this.prefilterBytes(buf, f.msgStart, end)) return;
     const rec = completeLoggerRecord(buf, start, end, f);
     if (this.prefilter && !this.prefilter(rec.text)) return;
     let extra: Record<string, string> | undefined;

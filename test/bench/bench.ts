@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { generateStore } from './generate-store.js';
-import { createSource } from '../../src/sources/create-source.js';
-import { mayBeLkrg } from '../../src/parse/lkrg-prefilter.js';
+import { sourcesFromPaths } from '../../src/app/source-factory.js';
 import { EventAssembler } from '../../src/parse/event-assembler.js';
 import { createNormalizer } from '../../src/app/normalizer-factory.js';
 import type { LkrgEvent } from '../../src/core/types.js';
@@ -78,7 +77,7 @@ function rawSplit(files: string[]): number {
 }
 
 async function parseAndFilter(dir: string): Promise<{ lines: number; events: LkrgEvent[] }> {
-  const source = createSource({ kind: 'logger-store', paths: [dir], mode: 'replay', prefilter: mayBeLkrg, includeNonLkrg: false });
+  const { source } = sourcesFromPaths([dir], { input: 'auto', replayId: 'bench' })[0]!;
   const assembler = new EventAssembler({ includeNonLkrg: false });
   const events: LkrgEvent[] = [];
   const ac = new AbortController();
