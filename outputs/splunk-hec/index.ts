@@ -1,8 +1,10 @@
 /**
- * Registers the `splunk-hec` output type and its `--output` URL schemes:
- * `splunk-hec+http://HOST:PORT[?token_env=VAR|token_file=PATH&index=NAME&ack=true&compression=false&event_format=ecs]`
- * and `splunk-hec+https://...`. Without token_env/token_file the token is read from the
- * SPLUNK_HEC_TOKEN environment variable. Tokens are never accepted in the URL. Imported once by the CLI.
+ * Registers the `splunk_hec` output type and its `--output` URL schemes:
+ * `splunk+http://[TOKEN@]HOST:PORT[?token_env=VAR|token_file=PATH&index=NAME&ack=true&compression=false&event_format=ecs]`
+ * and `splunk+https://...` (also spelled `splunk-hec+http(s)`). A TOKEN in the URL is moved
+ * at once into a process-private environment variable and handled like `token_env` (never
+ * printed; a warning says that command lines are visible to other local users). Without a
+ * token the SPLUNK_HEC_TOKEN environment variable is used. Imported once by the CLI.
  */
 import { registerOutputScheme } from '../../src/app/output-flags.js';
 import { ConfigError } from '../../src/core/types.js';
@@ -10,7 +12,7 @@ import { registerOutputType } from '../output-registry.js';
 import { createSplunkHecOutput } from './splunk-hec-output.js';
 import { splunkHecFields } from './splunk-hec-spec.js';
 
-registerOutputType('splunk-hec', {
+registerOutputType('splunk_hec', {
   desc: 'Splunk HTTP Event Collector: gzip-batched JSON events to /services/collector/event, indexed fields, optional indexer acknowledgement; bad events isolated by bisecting.',
   kind: 'queued',
   fields: { ...splunkHecFields },
@@ -22,10 +24,15 @@ const QUERY_KEYS = ['token_env', 'token_file', 'index', 'source', 'sourcetype', 
 /** `--output splunk-hec+http(s)://HOST:PORT?...` → config section. Throws ConfigError. */
 export function splunkHecUrlToConfig(url: URL): Record<string, unknown> {
   const scheme = url.protocol.replace(/:$/, '').split('+')[1];
+  const cfg: Record<string, unknown> = { type: 'splunk_hec', url: `${scheme}://${url.host}${url.pathname.replace(/\/+$/, '')}` };
   if (url.username || url.password) {
-    throw new ConfigError('--output', `${url.protocol}//<redacted>@${url.host}`, 'tokens are not accepted in URLs; use ?token_env=VAR or ?token_file=PATH');
+    const token = decodeURIComponent(url.password || url.username);
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('--output', `${url.protocol}//<redacted>@${url.host}`, 'the token in the URL contains spaces or control characters');
+    const envName = `LKRG_SIEM_URL_TOKEN_${++urlTokens}`;
+    process.env[envName] = token;
+    cfg.token_env = envName;
+    process.stderr.write(`lkrg-siem warn: a HEC token on the command line is visible to other local users (ps); prefer ?token_env=VAR or ?token_file=PATH.\n`);
   }
-  const cfg: Record<string, unknown> = { type: 'splunk-hec', url: `${scheme}://${url.host}${url.pathname.replace(/\/+$/, '')}` };
   for (const [k, v] of url.searchParams) {
     if (!QUERY_KEYS.includes(k)) throw new ConfigError('--output', `${url.protocol}//${url.host}${url.pathname}?${k}=...`, `unknown query key ${k}; known: ${QUERY_KEYS.join(', ')}`);
     if (k === 'ack') cfg.ack = { enabled: v === 'true' || v === '1' };
@@ -36,6 +43,8 @@ export function splunkHecUrlToConfig(url: URL): Record<string, unknown> {
   return cfg;
 }
 
-for (const scheme of ['splunk-hec+http', 'splunk-hec+https']) {
+let urlTokens = 0;
+
+for (const scheme of ['splunk+http', 'splunk+https', 'splunk-hec+http', 'splunk-hec+https']) {
   registerOutputScheme(scheme, (url) => splunkHecUrlToConfig(url));
 }

@@ -49,7 +49,7 @@ interface PendingAck {
 }
 
 export class SplunkHecOutput implements OutputDriver {
-  readonly type = 'splunk-hec';
+  readonly type = 'splunk_hec';
   private readonly agent: Agent;
   private readonly acks: AckPoller | undefined;
   /** Requests sent (tests and status: shows how many a bisect took). */

@@ -48,6 +48,7 @@ export class DeliveryWorker {
   private loopDone: Promise<void> | undefined;
   private readonly pending = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
+  private lastStartError: string | undefined;
 
   constructor(
     private readonly store: StateStore,
@@ -158,8 +159,10 @@ export class DeliveryWorker {
       this.recordError(err);
       if (err instanceof OutputError && err.fatal) {
         this.halt(err);
-      } else {
-        this.log('warn', `Output ${this.name}: cannot start yet (${errorText(err)}); retrying.`);
+      } else if (this.lastStartError !== errorText(err)) {
+        // once per condition, not once per attempt
+        this.lastStartError = errorText(err);
+        this.log('warn', `Output ${this.name}: cannot start yet (${this.lastStartError}); retrying with backoff.`);
       }
       return false;
     }

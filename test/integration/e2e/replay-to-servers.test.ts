@@ -141,24 +141,48 @@ describe('delivery survives outages, crashes and full queues', () => {
     refIds = readNdjson(ref).map((d) => d.event.id);
   });
 
-  it('an OpenSearch outage mid-replay: everything arrives once the server is back, without duplicates', async () => {
+  it('an OpenSearch outage mid-delivery: everything arrives once the server is back, without duplicates', async () => {
     const env = await usePeer('opensearch:outage');
     const base = env.OPENSEARCH_URL!;
-    const child = startCli(['replay', store, '--no-progress', '--state', join(dir, 'outage.db'), '--output', `opensearch+${base}/outage${run}-{dataset}`]);
+    const cfg = join(dir, 'outage.yaml');
+    writeFileSync(
+      cfg,
+      [
+        `state_file: ${join(dir, 'outage.db')}`,
+        'sources:',
+        `  - { type: logger_store, path: ${store}, mode: replay }`,
+        'outputs:',
+        '  - type: opensearch',
+        '    name: soc-opensearch',
+        `    urls: [${base}]`,
+        `    index: outage${run}-{dataset}`,
+        '    batch: { max_events: 100, max_in_flight: 1 }',
+        '    retry: { initial_backoff_ms: 200, max_backoff_ms: 2000 }',
+        '',
+      ].join('\n'),
+    );
+    const child = startCli(['run', '--config', cfg]);
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-    await new Promise((r) => setTimeout(r, 1500));
+    // stop the server once delivery is under way
+    const t0 = Date.now();
+    for (;;) {
+      const c = await http(base, 'GET', `/outage${run}-*/_count`).catch(() => ({ status: 0, json: {} as any }));
+      if (c.status === 200 && c.json.count > 0) break;
+      if (Date.now() - t0 > 120_000) throw new Error(`no delivery started: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await stopPeer('opensearch:outage');
     await new Promise((r) => setTimeout(r, 5000));
-    expect(child.exitCode).toBeNull(); // still waiting to deliver, not failed
+    expect(child.exitCode, stderr).toBeNull(); // still waiting to deliver, not failed
     await usePeer('opensearch:outage');
     const code = await exited;
     expect(code, stderr).toBe(0);
     const ids = [...(await idsIn(base, `outage${run}-lkrg.alert`)), ...(await idsIn(base, `outage${run}-lkrg.log`))];
     expect(ids.length).toBe(refIds.length);
     expect(new Set(ids)).toEqual(new Set(refIds));
-    expect(stderr).toMatch(/retried [1-9]/);
+    expect(stderr).toMatch(/output soc-opensearch: queued \d+, delivered \d+, retried [1-9]/);
     await stopPeer('opensearch:outage');
   }, 600_000);
 

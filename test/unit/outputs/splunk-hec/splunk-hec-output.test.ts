@@ -259,32 +259,35 @@ describe('splunk-hec config', () => {
     expect(s).toMatchObject({ url, compression: true, eventFormat: 'cim', sourcetype: 'lkrg:cim:{dataset_kind}', tls: { verify: true } });
   });
 
-  it('builds a config from a --output URL without accepting tokens in it', () => {
+  it('builds a config from a --output URL; a token in the URL goes to a private env variable, never into the config', () => {
     expect(splunkHecUrlToConfig(new URL('splunk-hec+https://splunk.example:8088?index=sec&ack=true'))).toEqual({
-      type: 'splunk-hec',
+      type: 'splunk_hec',
       url: 'https://splunk.example:8088',
       index: 'sec',
       ack: { enabled: true },
       token_env: 'SPLUNK_HEC_TOKEN',
     });
-    expect(() => splunkHecUrlToConfig(new URL(`splunk-hec+http://x:${TOKEN}@h:8088`))).toThrow(/not accepted/);
+    const withToken = splunkHecUrlToConfig(new URL(`splunk+http://${TOKEN}@h:8088`));
+    expect(JSON.stringify(withToken)).not.toContain(TOKEN);
+    expect(process.env[withToken.token_env as string]).toBe(TOKEN);
+    expect(withToken).toMatchObject({ type: 'splunk_hec', url: 'http://h:8088' });
     expect(() => splunkHecUrlToConfig(new URL('splunk-hec+http://h:8088?token=abc'))).toThrow(/unknown query key token/);
   });
 });
 
 describe('splunk-hec registration', () => {
   it('is a queued output type with delivery fields, reachable from --output, with defaults filled', () => {
-    const def = outputType('splunk-hec')!;
+    const def = outputType('splunk_hec')!;
     expect(def.kind).toBe('queued');
     expect(def.fields).toHaveProperty('batch');
     expect(def.fields).not.toHaveProperty('token');
     const [cfg] = outputsFromFlags(['splunk-hec+http://127.0.0.1:8088?token_env=LKRG_TEST_HEC_TOKEN'], 'ecs');
-    expect(cfg).toMatchObject({ type: 'splunk-hec', name: 'splunk-hec', url: 'http://127.0.0.1:8088', compression: true, event_format: 'cim', ack: { enabled: false } });
+    expect(cfg).toMatchObject({ type: 'splunk_hec', name: 'splunk_hec', url: 'http://127.0.0.1:8088', compression: true, event_format: 'cim', ack: { enabled: false } });
     // the printed config holds only the variable name, never the token
     process.env.LKRG_TEST_HEC_TOKEN = TOKEN;
     expect(JSON.stringify(redact(def.fields, cfg!))).not.toContain(TOKEN);
-    const d = def.createDriver!(cfg!, 'splunk-hec');
-    expect(d.type).toBe('splunk-hec');
+    const d = def.createDriver!(cfg!, 'splunk_hec');
+    expect(d.type).toBe('splunk_hec');
     drivers.push(d as SplunkHecOutput);
   });
 });
