@@ -1,0 +1,31 @@
+/**
+ * Keeps README.md true: the configuration reference between the config-reference markers is
+ * exactly what the spec generates (`UPDATE_README=1` rewrites it), and the version matches.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import '../../../outputs/index.js';
+import { specToMarkdown } from '../../../src/config/config-spec.js';
+import { forwarderSpec } from '../../../src/config/forwarder-config.js';
+import { VERSION } from '../../../src/version.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+
+describe('README', () => {
+  it('carries the configuration reference generated from the spec', () => {
+    const path = join(root, 'README.md');
+    const readme = readFileSync(path, 'utf8');
+    const table = ['| key | type | default | meaning |', '| --- | --- | --- | --- |', ...specToMarkdown(forwarderSpec)].join('\n');
+    const block = `<!-- config-reference:start -->\n${table}\n<!-- config-reference:end -->`;
+    const re = /<!-- config-reference:start -->[\s\S]*?<!-- config-reference:end -->/;
+    expect(readme).toMatch(re);
+    if (process.env.UPDATE_README === '1') writeFileSync(path, readme.replace(re, block));
+    else expect(readme.match(re)![0]).toBe(block);
+  });
+
+  it('names the version package.json has', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+  });
+});
