@@ -35,7 +35,7 @@ export function searchFields(opts: { product: string; apiKey: boolean; defaultPo
     },
     pipeline: { kind: 'string', desc: 'Ingest pipeline to run on every document (bulk `pipeline` parameter); unset = the index default.' },
     username: { kind: 'string', desc: 'Basic-auth user name.' },
-    password: { kind: 'string', desc: 'Basic-auth password (prefer password_file or password_env).', secret: true },
+    password: { kind: 'string', desc: 'Refused (secrets never live in the config file): use password_file or password_env.', secret: true },
     password_file: { kind: 'string', desc: 'File holding the basic-auth password (trailing newline ignored).' },
     password_env: { kind: 'string', desc: 'Environment variable holding the basic-auth password.' },
     tls: {
@@ -69,7 +69,7 @@ export function searchFields(opts: { product: string; apiKey: boolean; defaultPo
     },
   };
   if (opts.apiKey) {
-    fields.api_key = { kind: 'string', desc: 'API key (the base64 "id:key" credential); prefer api_key_file or api_key_env.', secret: true };
+    fields.api_key = { kind: 'string', desc: 'Refused (secrets never live in the config file): use api_key_file or api_key_env (the base64 "id:key" credential).', secret: true };
     fields.api_key_file = { kind: 'string', desc: 'File holding the API key.' };
     fields.api_key_env = { kind: 'string', desc: 'Environment variable holding the API key.' };
   }
@@ -110,7 +110,10 @@ function secret(cfg: Record<string, unknown>, key: string, prefix: string): stri
   const env = str(cfg, `${key}_env`);
   const set = [inline !== undefined && key, file !== undefined && `${key}_file`, env !== undefined && `${key}_env`].filter(Boolean);
   if (set.length > 1) throw new ConfigError(`${prefix}${set[1]}`, '<set>', `use only one of ${key}, ${key}_file, ${key}_env`);
-  if (inline !== undefined) return inline;
+  if (inline !== undefined) {
+    // secrets come from env or files only, never from the config file itself
+    throw new ConfigError(`${prefix}${key}`, '<redacted>', `secrets are not accepted inline: use ${key}_file or ${key}_env`);
+  }
   if (file !== undefined) {
     const text = readTextFile(`${prefix}${key}_file`, file, 'the secret file').replace(/\r?\n$/, '');
     if (!text) throw new ConfigError(`${prefix}${key}_file`, file, 'the file is empty');

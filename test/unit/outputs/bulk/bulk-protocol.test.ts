@@ -204,7 +204,9 @@ describe('resolveSearchSettings', () => {
     expect(bad({ urls: ['http://u:s3cret@x:9200'] })).toBe('outputs.es.urls');
     expect(bad({ urls: ['http://x:9200'], username: 'u' })).toBe('outputs.es.password');
     expect(bad({ urls: ['http://x:9200'], username: 'u', password: 's3cret', password_env: 'LKRG_TEST_ES_PW' })).toBe('outputs.es.password_env');
-    expect(bad({ urls: ['http://x:9200'], api_key: 'k', username: 'u', password: 's3cret' })).toBe('outputs.es.api_key');
+    expect(bad({ urls: ['http://x:9200'], username: 'u', password: 's3cret' })).toBe('outputs.es.password'); // never inline
+    expect(bad({ urls: ['http://x:9200'], api_key: 'k' })).toBe('outputs.es.api_key');
+    expect(bad({ urls: ['http://x:9200'], api_key_env: 'LKRG_TEST_ES_PW', username: 'u', password_env: 'LKRG_TEST_ES_PW' })).toBe('outputs.es.api_key');
     expect(bad({ urls: ['http://x:9200'], password_env: 'LKRG_TEST_NOT_SET_X' })).toBe('outputs.es.password_env');
     expect(bad({ urls: ['http://x:9200'], index: 'logs-{dataset}-{bad}' })).toBe('outputs.es.index');
     expect(bad({ urls: ['http://x:9200'], tls: { ca_file: '/nonexistent/ca.pem' } })).toBe('outputs.es.tls.ca_file');
