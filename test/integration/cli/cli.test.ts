@@ -1,0 +1,126 @@
+/**
+ * The CLI as a user meets it: parse on stdin, replay with --resume, check-config errors and
+ * redaction, demo, status and dlq. Runs the built dist/src/cli.js.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBuilt, repoRoot, runCli } from '../../support/cli.js';
+import { parseCefStrict } from '../../support/cef-strict-parser.js';
+import { ProgressBar } from '../../../src/app/progress-bar.js';
+
+const samples = join(repoRoot, '..', 'shared', 'samples');
+
+describe('lkrg-siem CLI', () => {
+  let dir: string;
+  beforeAll(() => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'lkrg-cli-'));
+  });
+
+  it('parse: store records on stdin -> one ECS document per LKRG event, in input order', async () => {
+    const input = readFileSync(join(samples, 'samples-lkrg-logger-store.txt'));
+    const r = await runCli(['parse'], { input });
+    expect(r.code, r.stderr).toBe(0);
+    const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: { sequence?: number; id: string }; lkrg?: { template_id?: string } });
+    expect(docs.length).toBeGreaterThan(50);
+    const seqs = docs.map((d) => d.event.sequence).filter((s): s is number => typeof s === 'number');
+    // input order: within the first boot sequence numbers only grow
+    const firstBoot = seqs.slice(0, seqs.findIndex((s, i) => i > 0 && s < seqs[i - 1]!));
+    expect(firstBoot.length).toBeGreaterThan(10);
+    expect([...firstBoot].sort((a, b) => a - b)).toEqual(firstBoot);
+    expect(docs.some((d) => d.lkrg?.template_id === 'task.cred_corruption.uid')).toBe(true);
+    expect(r.stderr).toMatch(/malformed/);
+  });
+
+  it('parse --to cef --all: dmesg text in, strict CEF out, non-LKRG lines included', async () => {
+    const input = readFileSync(join(samples, 'samples-dmesg.txt'));
+    const lkrgOnly = await runCli(['parse', '--to', 'cef'], { input });
+    const all = await runCli(['parse', '--to', 'cef', '--all'], { input });
+    expect(all.code, all.stderr).toBe(0);
+    const a = lkrgOnly.stdout.trim().split('\n');
+    const b = all.stdout.trim().split('\n');
+    expect(b.length).toBeGreaterThan(a.length);
+    for (const line of b) expect(parseCefStrict(line).vendor).toBe('Openwall');
+  });
+
+  it('replay --resume continues without duplicates; a new replay starts over', async () => {
+    const out = join(dir, 'r.ndjson');
+    const state = join(dir, 'r.db');
+    const store = join(repoRoot, 'test', 'fixtures', 'demo', 'lkrg-logger');
+    const first = await runCli(['replay', store, '--output', `file:${out}`, '--state', state, '--no-progress']);
+    expect(first.code, first.stderr).toBe(0);
+    const n = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+    const resumed = await runCli(['replay', store, '--output', `file:${out}`, '--state', state, '--resume', '--no-progress']);
+    expect(resumed.code).toBe(0);
+    expect(readFileSync(out, 'utf8').split('\n').filter(Boolean).length).toBe(n);
+    const again = await runCli(['replay', store, '--output', `file:${out}`, '--state', state, '--no-progress']);
+    expect(again.code).toBe(0);
+    expect(readFileSync(out, 'utf8').split('\n').filter(Boolean).length).toBe(n);
+    expect(first.stderr).toMatch(/host 10\.20\.30\.41: \d+ events/);
+    expect(first.stderr).toMatch(/reboots 1, sequence gaps \d+/);
+  });
+
+  it('status and dlq show counters and the malformed input kept as dead letters', async () => {
+    const state = join(dir, 'r.db');
+    const st = await runCli(['status', '--state', state, '--json']);
+    expect(st.code, st.stderr).toBe(0);
+    const status = JSON.parse(st.stdout) as { pipeline: { events: number; malformed: number; input_dead_letters: number } };
+    expect(status.pipeline.events).toBeGreaterThan(0);
+    expect(status.pipeline.input_dead_letters).toBeGreaterThanOrEqual(2);
+    const list = await runCli(['dlq', 'list', '--state', state]);
+    expect(list.stdout).toMatch(/\tinput\t.*10\.20\.30\.41:\d+\tattempts=0\t.*(malformed store record|incomplete last line)/);
+    const id = list.stdout.split('\t')[0]!;
+    const show = await runCli(['dlq', 'show', id, '--state', state]);
+    expect(JSON.parse(show.stdout)).toMatchObject({ kind: 'input' });
+    const purge = await runCli(['dlq', 'purge', id, '--state', state]);
+    expect(purge.stdout).toMatch(/purged 1 /);
+  });
+
+  it('check-config: prints the effective config with secrets redacted; errors name key, value and fix, exit 2', async () => {
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, ['sources:', '  - { type: logger_store, path: /var/log/lkrg-logger }', 'outputs:', '  - { type: elasticsearch, urls: ["https://es:9200"], username: lkrg, password_env: ES_PW }', ''].join('\n'));
+    const ok = await runCli(['check-config', good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/mode: live/);
+    expect(ok.stdout).toMatch(/password_env: ES_PW/);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, ['sources:', '  - { type: logger_store, path: /x, mode: follow }', 'outputs:', '  - { type: file, path: ./o, format: json }', ''].join('\n'));
+    const r = await runCli(['check-config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('sources[0].mode: "follow" is not valid: allowed values: live, replay');
+    expect(r.stderr).toContain('outputs[0].format: "json" is not valid: allowed values: ecs, cef');
+    const yaml = join(dir, 'broken.yaml');
+    writeFileSync(yaml, 'sources: [\n');
+    const y = await runCli(['check-config', yaml]);
+    expect(y.code).toBe(2);
+    expect(y.stderr).toMatch(/--config: ".*broken.yaml" is not valid: not valid YAML/);
+  });
+
+  it('demo: processes the bundled samples into ./out and prints a per-host summary', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'lkrg-demo-'));
+    const r = await runCli(['demo'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/lkrg-siem demo: \d+ events from the bundled samples/);
+    for (const host of ['10.20.30.41', '10.20.30.42', '192.0.2.10', 'db-prod-07', 'centos7-db']) expect(r.stdout).toContain(`host ${host}:`);
+    expect(r.stdout).toMatch(/forged LKRG lines [1-9]/);
+    const ecs = readFileSync(join(cwd, 'out', 'lkrg-ecs.ndjson'), 'utf8').trim().split('\n');
+    const cef = readFileSync(join(cwd, 'out', 'lkrg-cef.log'), 'utf8').trim().split('\n');
+    expect(ecs.length).toBe(cef.length);
+    expect(existsSync(join(cwd, 'out', 'demo-state.db'))).toBe(true);
+  });
+
+  it('unknown flags and commands are usage errors with exit code 2', async () => {
+    expect((await runCli(['replay', '--bogus'])).code).toBe(2);
+    expect((await runCli(['frobnicate'])).stderr).toMatch(/command: "frobnicate" is not valid: unknown command/);
+  });
+
+  it('the progress bar shows percentage, rate and ETA', () => {
+    let out = '';
+    const bar = new ProgressBar({ write: (s: string) => ((out += s), true) }, 1000);
+    const line = bar.render({ bytes: 250, records: 5000, events: 40, malformed: 1 }, Date.now() + 1000);
+    expect(line).toMatch(/^\[######\.+\] 25\.0% 5\.0k records [\d.]+k?\/s, 40 events, ETA 00:0\d, 1 malformed$/);
+    void out;
+  });
+});
