@@ -7,6 +7,7 @@
  * silently ignored (unknown properties, unknown template ids, ECS fields that do not exist,
  * disallowed ECS values, unknown CEF keys, duplicate CEF slots, missing ATT&CK tactics ...).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,36 +184,58 @@ export function defaultMappingsDir(): string {
 
 const ecsFieldCache = new Map<string, ReadonlyMap<string, EcsFieldInfo>>();
 
+/** The compact, derived form of ecs_flat.yml kept next to it (see {@link deriveEcsFieldsJson}). */
+export interface EcsFieldsJson {
+  /** sha256 of the ecs_flat.yml it was derived from; a mismatch means "stale, ignore me". */
+  readonly source_sha256: string;
+  readonly fields: Record<string, { type: string; normalize?: string[]; allowed?: string[]; expected_event_types?: Record<string, string[]> }>;
+}
+
+/** Derives the compact JSON from the YAML text (slow: a full YAML parse). Used by loadEcsFields and a test. */
+export function deriveEcsFieldsJson(path: string, yamlText: string): EcsFieldsJson {
+  const raw = parseYaml(yamlText, { maxAliasCount: -1 }) as Record<string, any>;
+  if (!raw || typeof raw !== 'object') throw new MappingError(path, '(file)', 'not a YAML mapping');
+  const fields: EcsFieldsJson['fields'] = {};
+  for (const [name, f] of Object.entries(raw)) {
+    if (!f || typeof f.type !== 'string') throw new MappingError(path, name, 'field without type');
+    const entry: EcsFieldsJson['fields'][string] = { type: f.type };
+    if (Array.isArray(f.normalize) && f.normalize.length) entry.normalize = f.normalize.map(String);
+    if (Array.isArray(f.allowed_values)) {
+      entry.allowed = f.allowed_values.map((av: { name: unknown }) => String(av.name));
+      for (const av of f.allowed_values) {
+        if (Array.isArray(av.expected_event_types)) (entry.expected_event_types ??= {})[String(av.name)] = av.expected_event_types.map(String);
+      }
+    }
+    fields[name] = entry;
+  }
+  return { source_sha256: createHash('sha256').update(yamlText).digest('hex'), fields };
+}
+
 /**
- * Reads ecs_flat.yml (the copy in mappings/ecs-fields/). Parsing takes about a second, so the
- * result is cached per path. Throws MappingError when the file is missing or malformed.
+ * Reads the ECS field list: the compact `ecs-fields.json` beside ecs_flat.yml when it was
+ * derived from exactly this ecs_flat.yml (sha256), else ecs_flat.yml itself (a YAML parse of
+ * about two seconds). Cached per path. Throws MappingError when the file is missing or malformed.
  */
 export function loadEcsFields(path: string): ReadonlyMap<string, EcsFieldInfo> {
   const hit = ecsFieldCache.get(path);
   if (hit) return hit;
   if (!existsSync(path)) throw new MappingError(path, '(file)', 'ECS field list not found');
-  const raw = parseYaml(readFileSync(path, 'utf8'), { maxAliasCount: -1 }) as Record<string, any>;
-  if (!raw || typeof raw !== 'object') throw new MappingError(path, '(file)', 'not a YAML mapping');
+  const yamlText = readFileSync(path, 'utf8');
+  const sha = createHash('sha256').update(yamlText).digest('hex');
+  const jsonPath = join(dirname(path), 'ecs-fields.json');
+  let data: EcsFieldsJson | undefined;
+  if (existsSync(jsonPath)) {
+    const j = JSON.parse(readFileSync(jsonPath, 'utf8')) as EcsFieldsJson;
+    if (j.source_sha256 === sha) data = j;
+  }
+  data ??= deriveEcsFieldsJson(path, yamlText);
   const out = new Map<string, EcsFieldInfo>();
-  for (const [name, f] of Object.entries(raw)) {
-    if (!f || typeof f.type !== 'string') throw new MappingError(path, name, 'field without type');
-    let allowed: Set<string> | undefined;
-    let expectedTypes: Map<string, Set<string>> | undefined;
-    if (Array.isArray(f.allowed_values)) {
-      allowed = new Set();
-      for (const av of f.allowed_values) {
-        allowed.add(String(av.name));
-        if (Array.isArray(av.expected_event_types)) {
-          expectedTypes ??= new Map();
-          expectedTypes.set(String(av.name), new Set(av.expected_event_types.map(String)));
-        }
-      }
-    }
+  for (const [name, f] of Object.entries(data.fields)) {
     out.set(name, {
       type: f.type,
-      normalize: Array.isArray(f.normalize) ? f.normalize.map(String) : [],
-      allowed,
-      expectedTypes,
+      normalize: f.normalize ?? [],
+      allowed: f.allowed ? new Set(f.allowed) : undefined,
+      expectedTypes: f.expected_event_types ? new Map(Object.entries(f.expected_event_types).map(([k, v]) => [k, new Set(v)])) : undefined,
     });
   }
   ecsFieldCache.set(path, out);
