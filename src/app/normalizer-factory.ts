@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { EventNormalizer } from '../pipeline/pipeline.js';
 import { Normalizer } from '../normalize/normalizer.js';
 import { toCef } from '../normalize/cef-encoder.js';
+import { ecsToJson } from '../normalize/ecs-json.js';
 import { VERSION } from '../version.js';
 
 export function createNormalizer(opts: { namespace: string; keepOriginal: boolean }): EventNormalizer {
@@ -14,5 +15,5 @@ export function createNormalizer(opts: { namespace: string; keepOriginal: boolea
     keepOriginal: opts.keepOriginal,
     agent: { type: 'lkrg-siem', name: hostname(), version: VERSION },
   });
-  return { toEcs: (e) => n.toEcs(e), toCef: (d) => toCef(d) };
+  return { toEcs: (e) => n.toEcs(e), toJson: (d) => ecsToJson(d), toCef: (d) => toCef(d) };
 }

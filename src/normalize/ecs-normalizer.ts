@@ -57,7 +57,10 @@ function secondPrefix(sec: number): string {
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
   const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  if (y < 0 || y > 9999) return new Date(sec * 1000).toISOString().slice(0, 20);
+  if (y < 0 || y > 9999) {
+    const iso = new Date(sec * 1000).toISOString(); // extended years: +010000-...
+    return iso.slice(0, iso.indexOf('.') + 1);
+  }
   const ys = '' + y;
   const prefix =
     (ys.length < 4 ? '0000'.slice(ys.length) + ys : ys) + '-' + pad2(m) + '-' + pad2(d) + 'T' +

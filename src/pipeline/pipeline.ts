@@ -20,6 +20,8 @@ export interface Assembler {
 /** The normalizer contract the pipeline needs (src/normalize implements it). */
 export interface EventNormalizer {
   toEcs(event: LkrgEvent): EcsDocument;
+  /** The document as compact JSON, byte-identical to JSON.stringify (may reuse cached fragments). */
+  toJson(doc: EcsDocument): string;
   toCef(doc: EcsDocument): string;
 }
 
@@ -111,7 +113,7 @@ function processBatch(
   for (let i = 0; i < events.length; i++) {
     const doc = opts.normalizer.toEcs(events[i]!);
     docs[i] = doc;
-    json[i] = JSON.stringify(doc);
+    json[i] = opts.normalizer.toJson(doc);
     summary.add(events[i]!, doc);
   }
 

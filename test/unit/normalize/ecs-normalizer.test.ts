@@ -206,7 +206,7 @@ describe('times, options, hostile text', () => {
 describe('isoFromMicros', () => {
   it('agrees with Date#toISOString (+ µs) over a wide range', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -62_000_000_000_000_000, max: 253_402_300_799_999_999 }), (us) => {
+      fc.property(fc.maxSafeInteger(), (us) => {
         const ms = Math.floor(us / 1000);
         const want = new Date(ms).toISOString().slice(0, -1) + String(us - ms * 1000).padStart(3, '0') + 'Z';
         expect(isoFromMicros(us)).toBe(want);
