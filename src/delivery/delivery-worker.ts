@@ -250,13 +250,7 @@ export class DeliveryWorker {
     for (const r of rows) this.inFlightRows.add(r.rowid);
     this.cursor = Math.max(this.cursor, rows[rows.length - 1]!.rowid);
     this.status.inFlight = this.pending.size + 1;
-    const events: QueuedEvent[] = rows.map((r) => ({
-      id: r.eventId,
-      json: r.payload,
-      doc: JSON.parse(r.payload) as Record<string, unknown>,
-      key: r.key,
-      dataset: r.dataset,
-    }));
+    const events: QueuedEvent[] = rows.map((r) => new StoredEvent(r));
     let results: DeliveryResult[];
     try {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.settings.request_timeout_ms)]);
@@ -312,6 +306,24 @@ export class DeliveryWorker {
       this.log('warn', `Output ${this.name}: ${rejected.length} event(s) rejected and dead-lettered (first reason: ${rejected[0]!.reason}).`);
     }
     if (retried.length) this.cursor = Math.min(this.cursor, minRetried - 1);
+  }
+}
+
+/** A queued row as a QueuedEvent; the ECS document is parsed only if a driver reads `doc`. */
+class StoredEvent implements QueuedEvent {
+  readonly id: string;
+  readonly json: string;
+  readonly key: string;
+  readonly dataset: string;
+  private parsed: Record<string, unknown> | undefined;
+  constructor(r: QueueRow) {
+    this.id = r.eventId;
+    this.json = r.payload;
+    this.key = r.key;
+    this.dataset = r.dataset;
+  }
+  get doc(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);
   }
 }
 

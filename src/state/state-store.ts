@@ -157,6 +157,7 @@ export class StateStore {
          FROM queue WHERE output = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
       ),
       deleteRow: db.prepare('DELETE FROM queue WHERE rowid = ?'),
+      deleteRange: db.prepare('DELETE FROM queue WHERE output = ? AND rowid BETWEEN ? AND ?'),
       retryRow: db.prepare(
         `UPDATE queue SET attempts = attempts + 1, next_at = ?, last_error = ?,
          first_failed_at = COALESCE(first_failed_at, ?) WHERE rowid = ?`,
@@ -265,7 +266,15 @@ export class StateStore {
     this.db.transaction(() => {
       const now = Date.now();
       const s = this.stmts;
-      for (const row of outcome.delivered) s.deleteRow.run(row.rowid);
+      // delivered rows with consecutive rowids (the usual case) go in one range delete each
+      const ids = outcome.delivered.map((r) => r.rowid).sort((a, b) => a - b);
+      for (let i = 0; i < ids.length; ) {
+        let j = i;
+        while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
+        if (j === i) s.deleteRow.run(ids[i]);
+        else s.deleteRange.run(output, ids[i], ids[j]);
+        i = j + 1;
+      }
       for (const { row, reason } of outcome.rejected) {
         s.insertDead.run('delivery', output, null, null, row.eventId, reason, row.attempts + 1, row.firstFailedAt ?? now, now, row.payload);
         s.deleteRow.run(row.rowid);

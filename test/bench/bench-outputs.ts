@@ -479,14 +479,15 @@ async function stageReceiver(
   if (got === 0 || win === 0) throw new Error(`${opts.stage}: the receiver got nothing (${received})`);
   row.ceiling = got / win;
   const udpAfter = udpCounters();
+  row.notes.push(
+    `${opts.stage}: ${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU of the CLI; receiver got ${got} of ${inp.events} (${((got / inp.events) * 100).toFixed(1)}%) in ${win.toFixed(1)} s first-to-last arrival`,
+  );
+  if (got < inp.events) row.ceilingKind += `, ${(((inp.events - got) / inp.events) * 100).toFixed(0)}% lost`;
   if (opts.stage === 'gelf-udp' && udpBefore && udpAfter) {
     row.notes.push(
       `gelf-udp: kernel UDP counters during the stage (whole machine): ${udpAfter.RcvbufErrors - udpBefore.RcvbufErrors} RcvbufErrors, ${udpAfter.InErrors - udpBefore.InErrors} InErrors, ${udpAfter.OutDatagrams - udpBefore.OutDatagrams} OutDatagrams`,
     );
   }
-  row.notes.push(
-    `${opts.stage}: ${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU of the CLI; receiver got ${got} of ${inp.events} (${((got / inp.events) * 100).toFixed(1)}%) in ${win.toFixed(1)} s first-to-last arrival`,
-  );
   return row;
 }
 

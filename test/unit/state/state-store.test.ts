@@ -79,4 +79,15 @@ describe('StateStore', () => {
     expect(s.queueHead('o', 10).map((r) => r.eventId)).toEqual(['e2', 'e3', 'e4']);
     expect(s.counters().get('o')?.get('dropped')).toBe(2);
   });
+
+  it('settling one output never touches another output queued in the same commits', () => {
+    const s = tmpStore();
+    const rows = (p: string) => Array.from({ length: 4 }, (_, i) => ({ eventId: `${p}${i}`, key: 'k', dataset: 'd', payload: '{}' }));
+    for (let c = 0; c < 2; c++) s.commitBatch({ sourceId: 'x', positions: {}, queued: new Map([['a', rows(`a${c}-`)], ['b', rows(`b${c}-`)]]) });
+    const a = s.queueHead('a', 100);
+    expect(a).toHaveLength(8);
+    s.settle('a', { delivered: a.filter((_, i) => i !== 5), rejected: [], retried: [] });
+    expect(s.queueHead('a', 100).map((r) => r.eventId)).toEqual(['a1-1']);
+    expect(s.queueHead('b', 100)).toHaveLength(8);
+  });
 });
