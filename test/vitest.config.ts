@@ -8,7 +8,8 @@ export default defineConfig({
     hookTimeout: 600_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', 'json'],
+    outputFile: { json: '.test-results/vitest.json' },
     globalSetup: ['test/global-setup.ts'],
   },
 });
