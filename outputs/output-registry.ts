@@ -43,9 +43,24 @@ registry.set('stdout', {
   createSink: (cfg, name) => new StreamSink(name, cfg.format as 'ecs' | 'cef'),
 });
 
-/** Registers a queued output type (called by each output module's index). */
-export function registerOutputType(type: string, def: Omit<OutputType, 'fields'> & { fields: Record<string, FieldSpec> }): void {
-  registry.set(type, { ...def, fields: def.kind === 'queued' ? { ...common, ...deliveryFields, ...def.fields } : { ...common, ...def.fields } });
+/**
+ * Registers an output type (called by each output module's index). Queued types get the shared
+ * delivery keys (`queue`, `batch`, `retry`, `request_timeout_ms`); `batchDefaults` changes the
+ * defaults of `batch.*` for this type (e.g. larger batches where only one request may be in flight).
+ */
+export function registerOutputType(
+  type: string,
+  def: Omit<OutputType, 'fields'> & { fields: Record<string, FieldSpec>; batchDefaults?: Partial<Record<'max_events' | 'max_bytes' | 'max_wait_ms', number>> },
+): void {
+  const { batchDefaults, ...rest } = def;
+  let delivery = deliveryFields;
+  if (batchDefaults) {
+    const batch = deliveryFields.batch as Extract<FieldSpec, { kind: 'object' }>;
+    const fields: Record<string, FieldSpec> = { ...batch.fields };
+    for (const [k, v] of Object.entries(batchDefaults)) fields[k] = { ...(fields[k] as Extract<FieldSpec, { kind: 'int' }>), default: v };
+    delivery = { ...deliveryFields, batch: { ...batch, fields } };
+  }
+  registry.set(type, { ...rest, fields: def.kind === 'queued' ? { ...common, ...delivery, ...def.fields } : { ...common, ...def.fields } });
 }
 
 export function outputType(type: string): OutputType | undefined {

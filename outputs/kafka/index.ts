@@ -49,6 +49,8 @@ export const kafkaFields: Readonly<Record<string, FieldSpec>> = {
 };
 
 registerOutputType('kafka', {
+  // one request in flight (per-host order): larger batches keep the round trips few
+  batchDefaults: { max_events: 2000 },
   desc: 'Apache Kafka 0.11-4.x (kafkajs): idempotent producer, acks=-1, key = host (per-host order), headers event_id and dataset.',
   kind: 'queued',
   fields: kafkaFields,
