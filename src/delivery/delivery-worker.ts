@@ -216,6 +216,20 @@ export class DeliveryWorker {
 
   private nextBatch(): { kind: 'send'; rows: QueueRow[] } | { kind: 'wait'; ms: number } {
     const { max_events, max_bytes, max_wait_ms } = this.settings.batch;
+    // A partial batch that may still wait for more events: decide that from the head row's
+    // metadata, without copying a batch of payloads out of the database on every wake-up.
+    if (!this.stopping && this.inFlightRows.size === 0 && this.depthEvents < max_events && this.depthBytes < max_bytes * 0.9) {
+      const head = this.store.queueHeadMeta(this.driver.name, this.cursor);
+      if (!head) {
+        if (this.cursor > 0) {
+          this.cursor = 0;
+          return { kind: 'wait', ms: 0 };
+        }
+        return { kind: 'wait', ms: 1000 };
+      }
+      const age = Date.now() - head.enqueuedAt;
+      if (head.attempts === 0 && age < max_wait_ms) return { kind: 'wait', ms: max_wait_ms - age };
+    }
     const candidates = this.store.queueHead(this.driver.name, max_events + this.inFlightRows.size, this.cursor);
     const now = Date.now();
     const rows: QueueRow[] = [];

@@ -156,6 +156,7 @@ export class StateStore {
         `SELECT rowid, event_id, key, dataset, payload, bytes, enqueued_at, attempts, next_at, first_failed_at, last_error
          FROM queue WHERE output = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
       ),
+      queueHeadMeta: db.prepare('SELECT rowid, enqueued_at, attempts, next_at FROM queue WHERE output = ? AND rowid > ? ORDER BY rowid LIMIT 1'),
       deleteRow: db.prepare('DELETE FROM queue WHERE rowid = ?'),
       deleteRange: db.prepare('DELETE FROM queue WHERE output = ? AND rowid BETWEEN ? AND ?'),
       retryRow: db.prepare(
@@ -249,6 +250,12 @@ export class StateStore {
       firstFailedAt: (r.first_failed_at as number | null) ?? null,
       lastError: (r.last_error as string | null) ?? null,
     }));
+  }
+
+  /** The first queued row after `afterRowid` without its payload (cheap: decides whether to wait). */
+  queueHeadMeta(output: string, afterRowid = 0): { rowid: number; enqueuedAt: number; attempts: number; nextAt: number } | undefined {
+    const r = this.stmts.queueHeadMeta.get(output, afterRowid) as { rowid: number; enqueued_at: number; attempts: number; next_at: number } | undefined;
+    return r && { rowid: r.rowid, enqueuedAt: r.enqueued_at, attempts: r.attempts, nextAt: r.next_at };
   }
 
   /**
