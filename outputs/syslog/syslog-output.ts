@@ -10,14 +10,13 @@
  * Messages larger than `max_message_bytes` are rejected (dead letter) with the reason.
  */
 import dgram from 'node:dgram';
-import dns from 'node:dns/promises';
-import net from 'node:net';
 import os from 'node:os';
 import type { FieldSpec } from '../../src/config/config-spec.js';
 import { OutputError, type EcsDocument, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
 import { ConfigError, type DeliveryResult } from '../../src/core/types.js';
 import { toCef } from '../../src/normalize/cef-encoder.js';
 import { transportFailure } from '../shared/transport-errors.js';
+import { openUdpSocket } from '../shared/udp-socket.js';
 import { resolveStreamTls, StreamConnection, streamTlsFields, type StreamTlsOptions } from '../shared/stream-connection.js';
 import { buildSyslogMessage, FACILITIES, frameSyslog, SEVERITIES, type SyslogHeaderOptions } from './syslog-message.js';
 
@@ -141,17 +140,7 @@ export class SyslogOutput implements OutputDriver {
 
   private async openUdp(signal: AbortSignal): Promise<dgram.Socket> {
     if (this.udp) return this.udp;
-    let address = this.cfg.host;
-    if (!net.isIP(address)) {
-      try {
-        address = (await dns.lookup(address)).address;
-      } catch (err) {
-        throw transportFailure(this.name, `resolve ${this.cfg.host}`, err, signal);
-      }
-    }
-    const sock = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
-    sock.on('error', () => undefined);
-    sock.unref();
+    const { sock, address } = await openUdpSocket(this.name, this.cfg.host, signal);
     this.udp = sock;
     this.udpAddress = address;
     return sock;
