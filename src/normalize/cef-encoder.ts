@@ -12,7 +12,8 @@
  *   (never inside a surrogate pair).
  */
 import type { EcsDocument } from '../core/output.js';
-import { loadMappings, type CefPlan, type CefRow } from './mapping-loader.js';
+import type { CefPlan, CefRow } from './mapping-loader.js';
+import { defaultMappings } from './normalizer.js';
 
 const NEEDS_EXT_ESCAPE = /[\\=\r\n\x00-\x1f\x7f-\x9f\u2028\u2029]/;
 const NEEDS_HDR_ESCAPE = /[\\|\r\n\x00-\x1f\x7f-\x9f\u2028\u2029]/;
@@ -44,6 +45,30 @@ export function truncateCef(s: string, max: number | undefined): string {
   const last = cut.charCodeAt(cut.length - 1);
   if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
   return cut;
+}
+
+let lastSecond = '';
+let lastSecondMs = NaN;
+
+/**
+ * Date.parse(s). The normalizer's stamps (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) of one second share
+ * the parse of that second: Date.parse keeps the first three fraction digits (truncated), so
+ * the value is the second's plus those milliseconds. Anything else goes to Date.parse.
+ */
+function isoMs(s: string): number {
+  if (s.length !== 27 || s.charCodeAt(19) !== 46 || s.charCodeAt(26) !== 90) return Date.parse(s);
+  let ms = 0;
+  for (let i = 20; i < 26; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Date.parse(s);
+    if (i < 23) ms = ms * 10 + d;
+  }
+  const sec = s.slice(0, 19);
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastSecondMs = Date.parse(sec + '.000Z');
+  }
+  return Number.isFinite(lastSecondMs) ? lastSecondMs + ms : Date.parse(s);
 }
 
 function get(doc: EcsDocument, path: readonly string[]): unknown {
@@ -118,7 +143,7 @@ export class CefEncoder {
     let text: string | undefined;
     switch (row.as) {
       case 'epoch_ms': {
-        const ms = typeof raw === 'string' ? Date.parse(raw) : typeof raw === 'number' ? raw : NaN;
+        const ms = typeof raw === 'string' ? isoMs(raw) : typeof raw === 'number' ? raw : NaN;
         return Number.isFinite(ms) ? String(Math.trunc(ms)) : undefined;
       }
       case 'integer': {
@@ -171,6 +196,7 @@ let defaultEncoder: CefEncoder | undefined;
  * MappingError on the first call if the tables are broken.
  */
 export function toCef(doc: EcsDocument): string {
-  defaultEncoder ??= new CefEncoder(loadMappings().cef);
+  // the process-wide shipped mappings: loaded once, shared with the Normalizer (no second load)
+  defaultEncoder ??= new CefEncoder(defaultMappings().cef);
   return defaultEncoder.encode(doc);
 }

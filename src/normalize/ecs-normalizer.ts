@@ -86,7 +86,14 @@ export class EcsNormalizer {
   private readonly dsAlert: Readonly<Record<string, string>>;
   private readonly dsLog: Readonly<Record<string, string>>;
   private readonly keepOriginal: boolean;
-  private readonly hostCache = new WeakMap<HostIdentity, HostPart>();
+  /**
+   * Host parts by content: sources build a new HostIdentity per record, so sharing the frozen
+   * part between equal hosts keeps its JSON fragment cached (see ecs-json.ts).
+   */
+  private readonly hostByKey = new Map<string, HostPart>();
+  private lastHost: HostIdentity | undefined;
+  private lastHostPart: HostPart | undefined;
+  private readonly logCache = new Map<number, Readonly<Record<string, unknown>>>();
   private readonly os = Object.freeze({ type: 'linux' });
 
   constructor(
@@ -339,24 +346,46 @@ export class EcsNormalizer {
     }
   }
 
-  private log(rec: RawRecord, printkLevel: number | undefined): Record<string, unknown> {
+  /**
+   * log.* of one record. Depends only on (printk level, facility, severity), so the frozen
+   * object is shared by all documents with the same values (its JSON fragment is then cached
+   * by ecs-json.ts); a field row writing under log.* copies it first (setPath).
+   */
+  private log(rec: RawRecord, printkLevel: number | undefined): Readonly<Record<string, unknown>> {
     const sev = isInt(rec.severity, 7) ? rec.severity : undefined;
     const level = sev ?? (isInt(printkLevel, 7) ? printkLevel : undefined);
+    const fac = isInt(rec.facility, 23) ? rec.facility : undefined;
+    const key = (level ?? 8) * 1000 + (fac ?? 24) * 10 + (sev ?? 8);
+    const hit = this.logCache.get(key);
+    if (hit) return hit;
     const out: Record<string, unknown> = {};
     if (level !== undefined) out.level = this.m.printkLevels[level];
-    const fac = isInt(rec.facility, 23) ? rec.facility : undefined;
     if (sev !== undefined || fac !== undefined) {
       const syslog: Record<string, unknown> = {};
-      if (fac !== undefined) syslog.facility = { code: fac, name: this.m.syslogFacilityNames[fac] };
-      if (sev !== undefined) syslog.severity = { code: sev, name: this.m.syslogSeverityNames[sev] };
+      if (fac !== undefined) syslog.facility = Object.freeze({ code: fac, name: this.m.syslogFacilityNames[fac] });
+      if (sev !== undefined) syslog.severity = Object.freeze({ code: sev, name: this.m.syslogSeverityNames[sev] });
       if (fac !== undefined && sev !== undefined) syslog.priority = fac * 8 + sev;
-      out.syslog = syslog;
+      out.syslog = Object.freeze(syslog);
     }
+    Object.freeze(out);
+    this.logCache.set(key, out);
     return out;
   }
 
   private hostPart(h: HostIdentity): HostPart {
-    const hit = this.hostCache.get(h);
+    // sources share one HostIdentity between the records of a boot: check identity first
+    if (h === this.lastHost) return this.lastHostPart!;
+    const part = this.hostPartOf(h);
+    this.lastHost = h;
+    this.lastHostPart = part;
+    return part;
+  }
+
+  private hostPartOf(h: HostIdentity): HostPart {
+    const n = h.name || '', ip = h.ip || '', id = h.id || '', boot = h.bootId || '';
+    // lengths first: unambiguous whatever the values contain
+    const key = n.length + ',' + ip.length + ',' + id.length + ',' + boot.length + ':' + n + ip + id + boot;
+    const hit = this.hostByKey.get(key);
     if (hit) return hit;
     const host: Record<string, unknown> = {};
     if (h.name) {
@@ -372,7 +401,8 @@ export class EcsNormalizer {
       ...(h.name ? { relatedHosts: Object.freeze([h.name]) } : {}),
       ...(h.ip ? { relatedIp: Object.freeze([h.ip]) } : {}),
     });
-    this.hostCache.set(h, part);
+    if (this.hostByKey.size >= 4096) this.hostByKey.clear();
+    this.hostByKey.set(key, part);
     return part;
   }
 }

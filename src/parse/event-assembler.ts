@@ -10,7 +10,7 @@
  * still get companions is held per stream until the next record of that stream decides it, or
  * until {@link EventAssembler.flush}; nothing is held across flush.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256-hex.js';
 import type { LkrgEvent, ParsedMessage, RawRecord } from '../core/types.js';
 import { LkrgMessageParser, NON_LKRG_MESSAGE } from './lkrg-message-parser.js';
 
@@ -318,7 +318,7 @@ export function eventId(record: RawRecord): string {
   } else {
     key = `${notice}pos\u0000${record.streamId}\u0000${record.offset}`;
   }
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return sha256Hex(key).slice(0, 32);
 }
 
 /** Collapse whitespace runs and trim, for comparing an alert text with its panic line. */

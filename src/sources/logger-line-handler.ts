@@ -3,7 +3,7 @@
  * reports, with boot/seq tracking. Shared by the logger-store source (replay and live) and
  * the stdin source. The tracker state it mutates is what goes into the position.
  */
-import type { RawRecord } from '../core/types.js';
+import type { HostIdentity, RawRecord } from '../core/types.js';
 import { rawForReport } from '../parse/containers/escape.js';
 import { completeLoggerRecord, newLoggerFields, scanLoggerFields } from '../parse/containers/logger-record.js';
 import type { BatchBuilder } from './batch-builder.js';
@@ -40,6 +40,8 @@ export class LoggerLineHandler {
   private readonly prefilter: ((text: string) => boolean) | undefined;
   private readonly prefilterBytes: ((buf: Buffer, start: number, end: number) => boolean) | undefined;
   private readonly skewWarnUs: number;
+  /** host of the records of the current boot: one shared object while the boot id stays the same. */
+  private host: HostIdentity | undefined;
   private dupRun: { from: number; to: number; count: number; offset: number; line: number; bootId: string } | null = null;
 
   constructor(
@@ -76,9 +78,7 @@ export class LoggerLineHandler {
     }
     // hash from prio over the first message bytes, mixed with the length: identical for
     // reconnect resends and replayed sessions (a duplicate is the same line), cheap per line
-    let p = start;
-    for (let commas = 0; p < end && commas < 3; p++) if (buf[p] === 44) commas++;
-    const v = this.tracker.track(f, (lineHash(buf, p, Math.min(end, f.msgStart + 32)) ^ Math.imul(end - start, 0x9e3779b1)) >>> 0);
+    const v = this.tracker.track(f, (lineHash(buf, f.prioStart, Math.min(end, f.msgStart + 32)) ^ Math.imul(end - start, 0x9e3779b1)) >>> 0);
     if (v.duplicate) {
       const r = this.dupRun;
       if (r && r.bootId === v.bootId) {
@@ -108,12 +108,18 @@ export class LoggerLineHandler {
     // one object shape for every record (no spreads: they are slow on the hot path)
     const r: { -readonly [K in keyof RawRecord]: RawRecord[K] } = {
       streamId: this.streamId, origin: this.origin, offset, line, container: 'logger',
-      original: rec.original, text: rec.text, host: { ip: this.client, bootId: v.bootId },
+      original: rec.original, text: rec.text, host: this.hostOf(v.bootId),
       timeUs: rec.timeUs, receivedUs: rec.recvUs, uptimeUs: rec.eventUptimeUs, seq: rec.seq,
       facility: rec.facility, severity: rec.severity, flag: rec.flag, kernelOrigin: rec.kernelOrigin,
     };
     if (extra) r.extra = extra;
     b.records.push(r);
+  }
+
+  private hostOf(bootId: string): HostIdentity {
+    let h = this.host;
+    if (h === undefined || h.bootId !== bootId) this.host = h = Object.freeze({ ip: this.client, bootId });
+    return h;
   }
 
   /** Reports a torn last line (replay end of input / abandoned rotated file). */
