@@ -144,8 +144,12 @@ describe('replay with hostile names into Splunk HEC, GELF and syslog receivers',
     }
 
     // GELF: one message per event per transport, hostile names inside their own field only.
+    const complete = (file: string): string => {
+      const t = readFileSync(file, 'utf8'); // a receiver may be mid-line: keep complete lines only
+      return t.slice(0, t.lastIndexOf('\n') + 1);
+    };
     const gelfLines = () =>
-      readFileSync(gelf.env.GELF_RECEIVED!, 'utf8')
+      complete(gelf.env.GELF_RECEIVED!)
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { receiver: string; message: Record<string, unknown> })
@@ -165,7 +169,7 @@ describe('replay with hostile names into Splunk HEC, GELF and syslog receivers',
     }
 
     // syslog (TCP and TLS): exactly one line per event and transport; strict CEF parses back.
-    const sysLines = () => readFileSync(syslog.env.SYSLOG_RECEIVED!, 'utf8').split('\n').filter((l) => [...byId.keys()].some((id) => l.includes(id)));
+    const sysLines = () => complete(syslog.env.SYSLOG_RECEIVED!).split('\n').filter((l) => [...byId.keys()].some((id) => l.includes(id)));
     const lines = await waitUntil(sysLines, docs.length * 2);
     expect(lines.length).toBe(docs.length * 2);
     for (const line of lines) {

@@ -23,7 +23,9 @@ const FIELD_NAME = /^[\w.-]+$/;
 
 function readReceived(file: string, runId: string): Map<string, Received> {
   const out = new Map<string, Received>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  // the receiver may be writing a line right now: only complete (newline-terminated) lines count
+  const text = readFileSync(file, 'utf8');
+  for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
     if (!line.includes(runId)) continue;
     const r = JSON.parse(line) as Received;
     const id = r.message._event_id;

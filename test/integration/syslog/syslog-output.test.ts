@@ -39,7 +39,9 @@ function parseLine(raw: string, format: 'rfc5424' | 'rfc3164'): Line {
 /** Lines of this run (the run id is in every CEF externalId), parsed strictly. */
 function received(file: string, runId: string, format: 'rfc5424' | 'rfc3164'): Map<string, Line> {
   const out = new Map<string, Line>();
-  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+  // rsyslog may be writing a line right now: only complete (newline-terminated) lines count
+  const text = readFileSync(file, 'utf8');
+  for (const raw of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
     if (!raw.includes(runId)) continue;
     const line = parseLine(raw, format); // a fragment of an injected line would throw here
     const id = line.cef.extension.get('externalId')!;
