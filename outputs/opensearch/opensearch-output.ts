@@ -46,10 +46,21 @@ class OpenSearchTransport implements SearchTransport {
       { method: req.method, path: req.path, body: req.body, bulkBody: req.bulkBody, querystring: req.querystring },
       { maxRetries: 0, ignore: ALL_STATUSES },
     );
-    const onAbort = (): void => pending.abort();
+    const onAbort = (): void => {
+      // the client reports an aborted request by throwing from inside abort(); thrown from an
+      // AbortSignal listener that would be an uncaught exception and end the process
+      try {
+        pending.abort();
+      } catch {
+        /* the request is dropped either way; the caller sees the abort through the signal */
+      }
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await pending;
+      const res = await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason ?? new Error('aborted')), { once: true })),
+      ]);
       return { status: res.statusCode ?? 0, headers: (res.headers ?? {}) as Record<string, unknown>, body: res.body };
     } catch (err) {
       throw transportFailure(this.output, what, err, signal);
