@@ -40,10 +40,11 @@ export const MAX_MATCH_LENGTH = 4096;
  */
 const CONTEXT_ONLY_RAW: ReadonlySet<string> = new Set(['aux.stack_frame', 'kernel.panic_line']);
 
-const CURRENT_LEVELS: ReadonlySet<string> = new Set([
-  'ALERT', 'ALIVE', 'STATE', 'DYING', 'FAULT', 'FATAL', 'ISSUE', 'WATCH', 'DEBUG', 'FLOOD',
-]);
-const ACTION_WORDS: ReadonlySet<string> = new Set(['DETECT', 'BLOCK', 'ALLOW']);
+/** Level and action words, each mapped to one shared string (its hash is then computed once). */
+const CURRENT_LEVELS: ReadonlyMap<string, string> = new Map(
+  ['ALERT', 'ALIVE', 'STATE', 'DYING', 'FAULT', 'FATAL', 'ISSUE', 'WATCH', 'DEBUG', 'FLOOD'].map((w) => [w, w]),
+);
+const ACTION_WORDS: ReadonlyMap<string, string> = new Map(['DETECT', 'BLOCK', 'ALLOW'].map((w) => [w, w]));
 
 const LKRG_PREFIX = 'LKRG:';
 const LEGACY_TAG = '[p_lkrg]';
@@ -60,21 +61,99 @@ interface Candidate {
    */
   readonly tidyRegex: RegExp;
   readonly tidyLead: string;
+  /** {@link regex} / {@link tidyRegex} with positional captures (see positionalRegex). */
+  readonly plain: PositionalRegex | null;
+  readonly tidyPlain: PositionalRegex | null;
+  /** `lead` without the first `len` chars its LeadGroup already compared (set by the bucket builder). */
+  leadTail: string;
 }
 
 function candidate(t: CatalogTemplate, lead: string): Candidate {
   const src = t.regex.source;
-  const tidyRegex = src.includes('  ') ? new RegExp(src.replace(/ {2,}/g, ' '), t.regex.flags) : t.regex;
-  return { t, lead, tidyRegex, tidyLead: lead.replace(/ {2,}/g, ' ') };
+  const plain = positionalRegex(src, t.regex.flags, t.groups);
+  const tidySrc = src.includes('  ') ? src.replace(/ {2,}/g, ' ') : null;
+  const tidyRegex = tidySrc === null ? t.regex : new RegExp(tidySrc, t.regex.flags);
+  const tidyPlain = tidySrc === null ? plain : positionalRegex(tidySrc, t.regex.flags, t.groups);
+  return { t, lead, tidyRegex, tidyLead: lead.replace(/ {2,}/g, ' '), plain, tidyPlain, leadTail: lead };
+}
+
+/**
+ * The catalog regex with its named groups turned into plain ones, plus the field name of each
+ * capture index (null for the catalog's own unnamed groups). Matching it and reading `m[i]`
+ * skips the per-match `groups` object V8 builds for named captures: the same fields, about half
+ * the cost. Null when the source cannot be rewritten safely (then the named regex is used).
+ */
+interface PositionalRegex {
+  readonly regex: RegExp;
+  readonly names: readonly (string | null)[];
+}
+
+function positionalRegex(source: string, flags: string, groups: readonly string[]): PositionalRegex | null {
+  let out = '';
+  const names: (string | null)[] = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      out += c + (source[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += c;
+      continue;
+    }
+    if (c === '(') {
+      if (source[i + 1] !== '?') names.push(null);
+      else if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
+        const close = source.indexOf('>', i + 3);
+        if (close === -1) return null;
+        names.push(source.slice(i + 3, close));
+        out += '(';
+        i = close;
+        continue;
+      }
+    }
+    out += c;
+  }
+  // the rewrite must keep the capture count and the named groups in their order
+  const named = names.filter((n): n is string => n !== null);
+  if (named.length !== groups.length || named.some((n, k) => n !== groups[k])) return null;
+  let regex: RegExp;
+  try {
+    regex = new RegExp(out, flags);
+    if ((new RegExp(`${out}|`, flags).exec('')?.length ?? 0) - 1 !== names.length) return null;
+  } catch {
+    return null;
+  }
+  return { regex, names };
 }
 
 /** Candidates of one dispatch key, indexed by a hash of the first LEAD_KEY chars of the text. */
 interface Bucket {
-  readonly byLead: Map<number, Candidate[]>;
+  readonly byLead: Map<number, LeadGroup>;
   /** Candidates whose literal lead is shorter than LEAD_KEY (tried for every text). */
   readonly short: Candidate[];
 }
 
+/**
+ * Candidates whose leads share their first LEAD_KEY chars, keyed again by their first `len`
+ * chars (`len` = the shortest lead of the group), so families of templates with long common
+ * leads (`Namespace escape: <ns> pointer corruption ...`) cost one slice and one map lookup
+ * instead of one string comparison per template.
+ */
+interface LeadGroup {
+  readonly len: number;
+  readonly byKey: Map<string, Candidate[]>;
+  /** Every candidate of the group plus the short ones, by specificity (tidied-text fallback). */
+  readonly all: Candidate[];
+}
 const LEAD_KEY = 4;
 
 function leadHash(s: string, off: number): number {
@@ -91,15 +170,28 @@ class BucketBuilder {
   build(): Bucket {
     const bySpec = (a: Candidate, b: Candidate): number => b.t.specificity - a.t.specificity;
     const short = this.all.filter((c) => c.lead.length < LEAD_KEY).sort(bySpec);
-    const byLead = new Map<number, Candidate[]>();
+    const groups = new Map<number, Candidate[]>();
     for (const c of this.all) {
       if (c.lead.length < LEAD_KEY) continue;
       const h = leadHash(c.lead, 0);
-      let list = byLead.get(h);
-      if (list === undefined) byLead.set(h, (list = []));
+      let list = groups.get(h);
+      if (list === undefined) groups.set(h, (list = []));
       list.push(c);
     }
-    for (const [h, list] of byLead) byLead.set(h, [...list, ...short].sort(bySpec));
+    const byLead = new Map<number, LeadGroup>();
+    for (const [h, list] of groups) {
+      const len = Math.min(...list.map((c) => c.lead.length));
+      const byKey = new Map<string, Candidate[]>();
+      for (const c of list) {
+        c.leadTail = c.lead.slice(len);
+        const k = c.lead.slice(0, len);
+        let l = byKey.get(k);
+        if (l === undefined) byKey.set(k, (l = []));
+        l.push(c);
+      }
+      for (const [k, l] of byKey) byKey.set(k, [...l, ...short].sort(bySpec));
+      byLead.set(h, { len, byKey, all: [...list, ...short].sort(bySpec) });
+    }
     return { byLead, short };
   }
 }
@@ -145,10 +237,10 @@ function splitCurrent(s: string, start: number, end: number): PrefixSplit {
   // level word
   let w = i;
   while (w < end && isUpper(s.charCodeAt(w))) w++;
-  if (w === i || w >= end || s.charCodeAt(w) !== 58 /* : */ || !CURRENT_LEVELS.has(s.slice(i, w))) {
+  const level = w === i || w >= end || s.charCodeAt(w) !== 58 /* : */ ? undefined : CURRENT_LEVELS.get(s.slice(i, w));
+  if (level === undefined) {
     return { level: null, action: null, category: null, bodyStart: i, restStart: i, canonical: false };
   }
-  const level = s.slice(i, w);
   i = w + 1;
   j = skipSpaces(s, i, end);
   if (j - i !== 1) canonical = false;
@@ -157,10 +249,10 @@ function splitCurrent(s: string, start: number, end: number): PrefixSplit {
   // optional action word
   w = i;
   while (w < end && isUpper(s.charCodeAt(w))) w++;
-  if (w === i || w >= end || s.charCodeAt(w) !== 58 || !ACTION_WORDS.has(s.slice(i, w))) {
+  const action = w === i || w >= end || s.charCodeAt(w) !== 58 ? undefined : ACTION_WORDS.get(s.slice(i, w));
+  if (action === undefined) {
     return { level, action: null, category: null, bodyStart, restStart: i, canonical };
   }
-  const action = s.slice(i, w);
   i = w + 1;
   j = skipSpaces(s, i, end);
   if (j - i !== 1) canonical = false;
@@ -242,7 +334,8 @@ export interface TemplateMatch {
  */
 export class LkrgMessageParser {
   readonly catalog: LkrgCatalog;
-  private readonly current = new Map<string, Bucket>();
+  /** Current-format buckets by level, then action ('' for none), then category ('' for none). */
+  private readonly current = new Map<string, Map<string, Map<string, Bucket>>>();
   private readonly legacy: Bucket;
   private readonly legacyPanic: Bucket;
   private readonly raw = new Map<number, Bucket>();
@@ -296,7 +389,14 @@ export class LkrgMessageParser {
         if (c < 128) this.firstChar[c] = 1;
       }
     }
-    for (const [k, b] of current) this.current.set(k, b.build());
+    for (const [k, b] of current) {
+      const [level, action, category] = k.split('|') as [string, string, string];
+      let byAction = this.current.get(level);
+      if (byAction === undefined) this.current.set(level, (byAction = new Map()));
+      let byCategory = byAction.get(action === 'null' ? '' : action);
+      if (byCategory === undefined) byAction.set(action === 'null' ? '' : action, (byCategory = new Map()));
+      byCategory.set(category === 'null' ? '' : category, b.build());
+    }
     this.legacy = legacy.build();
     this.legacyPanic = legacyPanic.build();
     for (const [k, b] of raw) this.raw.set(k, b.build());
@@ -357,7 +457,7 @@ export class LkrgMessageParser {
     const p = splitCurrent(text, start, end);
     const body = text.slice(p.bodyStart, end);
     if (p.level !== null && end - start <= MAX_MATCH_LENGTH) {
-      const bucket = this.current.get(`${p.level}|${p.action}|${p.category}`);
+      const bucket = this.current.get(p.level)?.get(p.action ?? '')?.get(p.category ?? '');
       if (bucket !== undefined) {
         // 1. the text as is (also covers templates with unusual spacing of their own)
         const s = start === 0 && end === text.length ? text : text.slice(start, end);
@@ -529,16 +629,46 @@ function groupFields(m: RegExpExecArray, names: readonly string[]): Readonly<Rec
   return Object.freeze(out);
 }
 
+function positionalFields(m: RegExpExecArray, names: readonly (string | null)[]): Readonly<Record<string, string>> {
+  if (names.length === 0) return EMPTY_FIELDS;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    const v = m[i + 1];
+    if (n != null && v !== undefined) out[n] = v;
+  }
+  return out; // not frozen (hot path): the ParsedMessage holding it is, and nobody writes fields
+}
+
 /**
  * Try a bucket's candidates on `s` whose template text starts at `off`. Candidates are checked
  * by their literal lead first, so a regex runs only when the text can match it.
  */
 function matchBucket(bucket: Bucket, s: string, off: number, tidied = false): TemplateMatch | null {
-  const list = s.length - off >= LEAD_KEY ? (bucket.byLead.get(leadHash(s, off)) ?? bucket.short) : bucket.short;
+  let list = bucket.short;
+  let verified = 0;
+  const rem = s.length - off;
+  if (rem >= LEAD_KEY) {
+    const g = bucket.byLead.get(leadHash(s, off));
+    if (g !== undefined) {
+      if (tidied) list = g.all;
+      else if (rem >= g.len) {
+        const l = g.byKey.get(s.slice(off, off + g.len));
+        if (l !== undefined) {
+          list = l;
+          verified = g.len;
+        }
+      }
+    }
+  }
   for (let i = 0; i < list.length; i++) {
     const cand = list[i] as Candidate;
     const lead = tidied ? cand.tidyLead : cand.lead;
-    if (lead.length > 0 && !s.startsWith(lead, off)) continue;
+    // the first `verified` chars of every non-short lead in the list are known to match
+    if (verified > 0 && lead.length >= LEAD_KEY) {
+      const tail = cand.leadTail;
+      if (tail.length > 0 && s.slice(off + verified, off + lead.length) !== tail) continue;
+    } else if (lead.length > 0 && !s.startsWith(lead, off)) continue;
     const t = cand.t;
     const regex = tidied ? cand.tidyRegex : t.regex;
     if (t.continuationRegex !== null) {
@@ -554,6 +684,12 @@ function matchBucket(bucket: Bucket, s: string, off: number, tidied = false): Te
         if (cm !== null) Object.assign(fields, groupFields(cm, t.continuationGroups));
       }
       return { template: t, fields: Object.freeze(fields) };
+    }
+    const plain = tidied ? cand.tidyPlain : cand.plain;
+    if (plain !== null) {
+      const m = plain.regex.exec(s);
+      if (m !== null) return { template: t, fields: positionalFields(m, plain.names) };
+      continue;
     }
     const m = regex.exec(s);
     if (m !== null) return { template: t, fields: groupFields(m, t.groups) };

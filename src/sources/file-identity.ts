@@ -132,7 +132,9 @@ export function sortOldestFirst<T extends { rot: RotatedName }>(files: T[]): T[]
  * Yields decompressed chunks of `p` starting at decompressed offset `from`. Plain files are
  * read with positioned reads of `chunkBytes`; gzip files are streamed through zlib and the
  * first `from` bytes discarded. `stopAt` (plain files only) bounds the read to the size seen
- * when reading started. Errors: fs and zlib errors propagate to the caller.
+ * when reading started. A plain-file chunk is only valid until the iteration after the next
+ * (its memory is reused): consumers copy what they keep. Errors: fs and zlib errors
+ * propagate to the caller.
  */
 export async function* readChunks(p: string, from: number, chunkBytes = CHUNK_BYTES, signal?: AbortSignal): AsyncGenerator<Buffer> {
   if (isGzipName(p)) {
@@ -149,11 +151,15 @@ export async function* readChunks(p: string, from: number, chunkBytes = CHUNK_BY
     return;
   }
   const fh = await open(p, 'r');
+  // two buffers used in turn: a chunk stays valid until the consumer asks for the one after
+  // the next (line splitters copy what they keep), and no fresh memory is faulted in per read
+  const bufs = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
+  let turn = 0;
   try {
     let pos = from;
     for (;;) {
       if (signal?.aborted) return;
-      const b = Buffer.allocUnsafe(chunkBytes);
+      const b = bufs[(turn ^= 1)]!;
       const { bytesRead } = await fh.read(b, 0, chunkBytes, pos);
       if (bytesRead === 0) return;
       pos += bytesRead;

@@ -53,14 +53,19 @@ const WINDOW = 32;
 const MAX_STREAMS = 16;
 const BASE_TOLERANCE_US = 2_000_000;
 
-/** Hash used in the duplicate window: 32-bit FNV-1a over bytes (prio field to end of line). */
-export function lineHash(buf: Buffer, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) {
-    h ^= buf[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+/**
+ * Identity hash of one store record for the duplicate window (32 bits): the event uptime (µs),
+ * prio, flag, message length and first message bytes. A reconnect resend repeats all of them;
+ * two different records of one boot never share seq and uptime. Called per line by the
+ * store line handler; reads at most 4 bytes of `buf`.
+ */
+export function recordHash(f: LoggerFields, buf: Buffer, end: number): number {
+  const up = f.eventUptimeUs;
+  let h = Math.imul((up | 0) ^ Math.imul((up / 4294967296) | 0, 0x85ebca6b), 0x9e3779b1);
+  h ^= (f.prio << 21) ^ ((end - f.msgStart) << 1) ^ (f.flag === 'c' ? 1 : 0);
+  const m = f.msgStart;
+  if (m + 4 <= end) h = Math.imul(h ^ (buf[m]! | (buf[m + 1]! << 8) | (buf[m + 2]! << 16) | (buf[m + 3]! << 24)), 0xc2b2ae35);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 /** Deterministic boot id from client name and boot wall time (rounded to seconds). */

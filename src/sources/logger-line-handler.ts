@@ -7,7 +7,7 @@ import type { HostIdentity, RawRecord } from '../core/types.js';
 import { rawForReport } from '../parse/containers/escape.js';
 import { completeLoggerRecord, newLoggerFields, scanLoggerFields } from '../parse/containers/logger-record.js';
 import type { BatchBuilder } from './batch-builder.js';
-import { LoggerBootTracker, lineHash, type BootTrackerState } from './logger-boot-tracker.js';
+import { LoggerBootTracker, recordHash, type BootTrackerState } from './logger-boot-tracker.js';
 
 /** Options shared by sources that read logger records. */
 export interface LoggerLineOptions {
@@ -76,9 +76,10 @@ export class LoggerLineHandler {
       b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: `malformed store record: ${err}`, raw: rawForReport(buf, start, end) });
       return;
     }
-    // hash from prio over the first message bytes, mixed with the length: identical for
-    // reconnect resends and replayed sessions (a duplicate is the same line), cheap per line
-    const v = this.tracker.track(f, (lineHash(buf, f.prioStart, Math.min(end, f.msgStart + 32)) ^ Math.imul(end - start, 0x9e3779b1)) >>> 0);
+    // identity of the kernel record within its boot: event uptime, prio, message length and
+    // first bytes. Identical for reconnect resends and replayed sessions (a duplicate is the
+    // same record), computed from numbers already scanned: no pass over the line bytes
+    const v = this.tracker.track(f, recordHash(f, buf, end));
     if (v.duplicate) {
       const r = this.dupRun;
       if (r && r.bootId === v.bootId) {
