@@ -6,111 +6,41 @@
  * be mutated by consumers.
  */
 import type { EcsDocument } from '../core/output.js';
-import type { HostIdentity, LkrgEvent, RawRecord } from '../core/types.js';
-import type { Classification, CompiledMappings, FieldRow, SpecialPlan, TemplatePlan, TextPlan } from './mapping-loader.js';
+import type { LkrgEvent, RawRecord } from '../core/types.js';
+import { EcsJsonWriter } from './ecs-json-writer.js';
+import {
+  DocParts, createdOf, getPath, isInt, isWeakening, labelsOf, renderText, setPath, timestampOf, writeField,
+  type EcsNormalizerOptions, type HostPart,
+} from './ecs-parts.js';
+import type { Classification, CompiledMappings, SpecialPlan, TemplatePlan } from './mapping-loader.js';
 
-/** The forwarder's own identity, written to `agent.*`. */
-export interface AgentInfo {
-  readonly type: string;
-  readonly name?: string;
-  readonly version?: string;
-  readonly id?: string;
-  readonly ephemeralId?: string;
-}
-
-/** Options of {@link EcsNormalizer} (from the `[normalize]` config). */
-export interface EcsNormalizerOptions {
-  /** data_stream.namespace, default `default`. */
-  readonly namespace?: string;
-  readonly agent: AgentInfo;
-  /** Keep the exact input line(s) in event.original (default true). */
-  readonly keepOriginal?: boolean;
-}
-
-const NUM_RE = /^-?\d{1,15}$/;
-
-/** Epoch microseconds -> ISO-8601 UTC with microseconds, e.g. 2024-10-14T08:58:23.517017Z. */
-export function isoFromMicros(us: number): string {
-  const sec = Math.floor(us / 1e6);
-  let frac = Math.floor(us - sec * 1e6);
-  if (frac > 999_999) frac = 999_999;
-  const f = '' + frac;
-  return secondPrefix(sec) + (f.length < 6 ? '000000'.slice(f.length) + f : f) + 'Z';
-}
-
-let lastSec = NaN;
-let lastPrefix = '';
-const pad2 = (n: number): string => (n < 10 ? '0' + n : '' + n);
-
-/** "YYYY-MM-DDTHH:MM:SS." for epoch seconds; civil-from-days arithmetic, last value cached. */
-function secondPrefix(sec: number): string {
-  if (sec === lastSec) return lastPrefix;
-  const days = Math.floor(sec / 86400);
-  const rem = sec - days * 86400;
-  // H. Hinnant's civil_from_days
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  if (y < 0 || y > 9999) {
-    const iso = new Date(sec * 1000).toISOString(); // extended years: +010000-...
-    return iso.slice(0, iso.indexOf('.') + 1);
-  }
-  const ys = '' + y;
-  const prefix =
-    (ys.length < 4 ? '0000'.slice(ys.length) + ys : ys) + '-' + pad2(m) + '-' + pad2(d) + 'T' +
-    pad2(Math.floor(rem / 3600)) + ':' + pad2(Math.floor((rem % 3600) / 60)) + ':' + pad2(rem % 60) + '.';
-  lastSec = sec;
-  lastPrefix = prefix;
-  return prefix;
-}
-
-interface HostPart {
-  readonly host: Readonly<Record<string, unknown>>;
-  readonly relatedHosts?: readonly string[];
-  readonly relatedIp?: readonly string[];
-}
+export { isoFromMicros, type AgentInfo, type EcsNormalizerOptions } from './ecs-parts.js';
 
 /**
  * Builds ECS documents. Created once by {@link Normalizer}; `toEcs` never throws for any
  * LkrgEvent (unknown templates, odd field text and missing times all have fallbacks).
  */
 export class EcsNormalizer {
+  private readonly parts: DocParts;
   private readonly ecs: Readonly<Record<string, string>>;
   private readonly agent: Readonly<Record<string, string>>;
   private readonly dsAlert: Readonly<Record<string, string>>;
   private readonly dsLog: Readonly<Record<string, string>>;
   private readonly keepOriginal: boolean;
-  /**
-   * Host parts by content: sources build a new HostIdentity per record, so sharing the frozen
-   * part between equal hosts keeps its JSON fragment cached (see ecs-json.ts).
-   */
-  private readonly hostByKey = new Map<string, HostPart>();
-  private lastHost: HostIdentity | undefined;
-  private lastHostPart: HostPart | undefined;
-  private readonly logCache = new Map<number, Readonly<Record<string, unknown>>>();
-  private readonly os = Object.freeze({ type: 'linux' });
+  private readonly writer: EcsJsonWriter;
 
   constructor(
     private readonly m: CompiledMappings,
     opts: EcsNormalizerOptions,
   ) {
-    this.ecs = Object.freeze({ version: m.ecsVersion });
-    const a: Record<string, string> = { type: opts.agent.type };
-    if (opts.agent.name) a.name = opts.agent.name;
-    if (opts.agent.version) a.version = opts.agent.version;
-    if (opts.agent.id) a.id = opts.agent.id;
-    if (opts.agent.ephemeralId) a.ephemeral_id = opts.agent.ephemeralId;
-    this.agent = Object.freeze(a);
-    const ns = opts.namespace ?? 'default';
-    this.dsAlert = Object.freeze({ type: 'logs', dataset: 'lkrg.alert', namespace: ns });
-    this.dsLog = Object.freeze({ type: 'logs', dataset: 'lkrg.log', namespace: ns });
-    this.keepOriginal = opts.keepOriginal ?? true;
+    const parts = new DocParts(m, opts);
+    this.parts = parts;
+    this.ecs = parts.ecs;
+    this.agent = parts.agent;
+    this.dsAlert = parts.dsAlert;
+    this.dsLog = parts.dsLog;
+    this.keepOriginal = parts.keepOriginal;
+    this.writer = new EcsJsonWriter(m, parts, (ev) => this.toEcs(ev));
   }
 
   /** Normalizes one event. Called by the pipeline for every assembled event. */
@@ -125,7 +55,41 @@ export class EcsNormalizer {
     return this.lkrg(ev, plan, undefined);
   }
 
+  /**
+   * The compact JSON text of `toEcs(ev)`, byte-identical to `JSON.stringify(this.toEcs(ev))`,
+   * written straight from the event and the compiled mapping plan without building the
+   * document (rare shapes such as notices and alerts with companion lines build it and use
+   * ecsToJson). Called by the pipeline for every event it queues as ECS. Never throws for
+   * events toEcs accepts.
+   */
+  toEcsJson(ev: LkrgEvent): string {
+    return this.writer.write(ev);
+  }
+
+  /**
+   * `event.dataset` of the event's document (`lkrg.alert` or `lkrg.log`) without building it,
+   * by the same rule as toEcs. Called by the pipeline for every queued event; never throws.
+   */
+  datasetOf(ev: LkrgEvent): 'lkrg.alert' | 'lkrg.log' {
+    const p = ev.parsed;
+    if (ev.record.notice || !p.isLkrg) return 'lkrg.log';
+    if (ev.forged) return 'lkrg.alert';
+    const plan = p.templateId !== null && p.templateId !== 'unknown' ? this.m.templates.get(p.templateId) : undefined;
+    return (plan ? plan.dataset === 'lkrg.alert' : p.level === 'ALERT') ? 'lkrg.alert' : 'lkrg.log';
+  }
+
+  /**
+   * How many toEcsJson calls were written directly and how many built the document
+   * (fallback). For the bench and tests; never throws.
+   */
+  jsonStats(): { readonly direct: number; readonly fallback: number } {
+    return this.writer.stats();
+  }
+
   // -------------------------------------------------------------------------------------------
+  // KEEP IN STEP: ecs-json-writer.ts mirrors lkrg() and kernelLine() (lkrgSkeleton,
+  // kernelSkeleton) to write the same JSON without the object; change both together (the
+  // equivalence tests in test/unit/normalize/ecs-json-writer.test.ts fail otherwise).
 
   private lkrg(ev: LkrgEvent, plan: TemplatePlan | undefined, special: SpecialPlan | undefined): EcsDocument {
     const rec = ev.record;
@@ -346,145 +310,11 @@ export class EcsNormalizer {
     }
   }
 
-  /**
-   * log.* of one record. Depends only on (printk level, facility, severity), so the frozen
-   * object is shared by all documents with the same values (its JSON fragment is then cached
-   * by ecs-json.ts); a field row writing under log.* copies it first (setPath).
-   */
   private log(rec: RawRecord, printkLevel: number | undefined): Readonly<Record<string, unknown>> {
-    const sev = isInt(rec.severity, 7) ? rec.severity : undefined;
-    const level = sev ?? (isInt(printkLevel, 7) ? printkLevel : undefined);
-    const fac = isInt(rec.facility, 23) ? rec.facility : undefined;
-    const key = (level ?? 8) * 1000 + (fac ?? 24) * 10 + (sev ?? 8);
-    const hit = this.logCache.get(key);
-    if (hit) return hit;
-    const out: Record<string, unknown> = {};
-    if (level !== undefined) out.level = this.m.printkLevels[level];
-    if (sev !== undefined || fac !== undefined) {
-      const syslog: Record<string, unknown> = {};
-      if (fac !== undefined) syslog.facility = Object.freeze({ code: fac, name: this.m.syslogFacilityNames[fac] });
-      if (sev !== undefined) syslog.severity = Object.freeze({ code: sev, name: this.m.syslogSeverityNames[sev] });
-      if (fac !== undefined && sev !== undefined) syslog.priority = fac * 8 + sev;
-      out.syslog = Object.freeze(syslog);
-    }
-    Object.freeze(out);
-    this.logCache.set(key, out);
-    return out;
+    return this.parts.log(rec, printkLevel).log;
   }
 
-  private hostPart(h: HostIdentity): HostPart {
-    // sources share one HostIdentity between the records of a boot: check identity first
-    if (h === this.lastHost) return this.lastHostPart!;
-    const part = this.hostPartOf(h);
-    this.lastHost = h;
-    this.lastHostPart = part;
-    return part;
+  private hostPart(h: RawRecord['host']): HostPart {
+    return this.parts.hostPart(h);
   }
-
-  private hostPartOf(h: HostIdentity): HostPart {
-    const n = h.name || '', ip = h.ip || '', id = h.id || '', boot = h.bootId || '';
-    // lengths first: unambiguous whatever the values contain
-    const key = n.length + ',' + ip.length + ',' + id.length + ',' + boot.length + ':' + n + ip + id + boot;
-    const hit = this.hostByKey.get(key);
-    if (hit) return hit;
-    const host: Record<string, unknown> = {};
-    if (h.name) {
-      host.name = h.name;
-      host.hostname = h.name;
-    }
-    if (h.ip) host.ip = Object.freeze([h.ip]);
-    if (h.id) host.id = h.id;
-    if (h.bootId) host.boot = Object.freeze({ id: h.bootId });
-    host.os = this.os;
-    const part: HostPart = Object.freeze({
-      host: Object.freeze(host),
-      ...(h.name ? { relatedHosts: Object.freeze([h.name]) } : {}),
-      ...(h.ip ? { relatedIp: Object.freeze([h.ip]) } : {}),
-    });
-    if (this.hostByKey.size >= 4096) this.hostByKey.clear();
-    this.hostByKey.set(key, part);
-    return part;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function isInt(v: unknown, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
-}
-
-function timestampOf(ev: LkrgEvent): string {
-  const r = ev.record;
-  if (r.timeUs !== null && Number.isFinite(r.timeUs)) return isoFromMicros(r.timeUs);
-  if (r.receivedUs !== undefined && Number.isFinite(r.receivedUs)) return isoFromMicros(r.receivedUs);
-  return isoFromMicros(ev.readAtMs * 1000);
-}
-
-function createdOf(ev: LkrgEvent): string {
-  const r = ev.record;
-  if (r.receivedUs !== undefined && Number.isFinite(r.receivedUs)) return isoFromMicros(r.receivedUs);
-  return isoFromMicros(ev.readAtMs * 1000);
-}
-
-/** true: the STATE change weakens LKRG; false: it does not; undefined: cannot tell. */
-function isWeakening(rule: 'decrease' | 'increase' | 'always' | 'never', f: Readonly<Record<string, string>>): boolean | undefined {
-  if (rule === 'always') return true;
-  if (rule === 'never') return false;
-  const o = f.old_value, n = f.new_value;
-  if (o === undefined || n === undefined || !NUM_RE.test(o) || !NUM_RE.test(n)) return undefined;
-  const a = Number(o), b = Number(n);
-  return rule === 'decrease' ? b < a : b > a;
-}
-
-function writeField(doc: Record<string, unknown>, row: FieldRow, text: string): boolean {
-  if (row.type === 'long') {
-    if (!NUM_RE.test(text)) return false;
-    setPath(doc, row.path, Number(text));
-  } else if (row.type === 'hex') setPath(doc, row.path, text.startsWith('0x') ? text : '0x' + text);
-  else if (row.type === 'octal') setPath(doc, row.path, text.startsWith('0') ? text : '0' + text);
-  else setPath(doc, row.path, text);
-  return true;
-}
-
-function setPath(doc: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let o = doc;
-  const last = path.length - 1;
-  for (let i = 0; i < last; i++) {
-    const k = path[i]!;
-    let next = o[k] as Record<string, unknown> | undefined;
-    if (next === undefined || typeof next !== 'object' || Object.isFrozen(next)) {
-      next = next && typeof next === 'object' ? { ...next } : {};
-      o[k] = next;
-    }
-    o = next;
-  }
-  o[path[last]!] = value;
-}
-
-function getPath(doc: Record<string, unknown>, path: readonly string[]): unknown {
-  let o: unknown = doc;
-  for (const k of path) {
-    if (!o || typeof o !== 'object') return undefined;
-    o = (o as Record<string, unknown>)[k];
-  }
-  return o;
-}
-
-function renderText(plan: TextPlan, fields: Readonly<Record<string, string>>): string | undefined {
-  let s = plan[0]!;
-  for (let i = 1; i < plan.length; i += 2) {
-    const v = fields[plan[i]!];
-    if (v === undefined) return undefined;
-    s += v + plan[i + 1]!;
-  }
-  return s;
-}
-
-function labelsOf(extra: Readonly<Record<string, string>>): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined;
-  for (const k in extra) {
-    const key = k.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^_+/, '') || 'field';
-    (out ??= {})[key] = String(extra[k]);
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 /**
- * Facade of the normalize stage: `toEcs(event)` builds the canonical ECS 9.4 document and
+ * Facade of the normalize stage: `toEcs(event)` builds the canonical ECS 9.4 document,
+ * `toEcsJson(event)` writes that document's JSON text directly (no document object) and
  * `toCef(doc)` encodes a document as a CEF:0 line. Created once per run by the forwarder
  * (src/app/normalizer-factory.ts); implements the pipeline's EventNormalizer contract.
  */
@@ -51,6 +52,26 @@ export class Normalizer {
   /** Builds the ECS document of one event (see mappings/README.md for every field). */
   toEcs(event: LkrgEvent): EcsDocument {
     return this.ecs.toEcs(event);
+  }
+
+  /**
+   * The compact JSON text of the event's ECS document, byte-identical to
+   * `JSON.stringify(toEcs(event))` but written without building the document (much cheaper).
+   * Called by the pipeline for every event it queues as ECS JSON. Never throws for events
+   * toEcs accepts.
+   */
+  toEcsJson(event: LkrgEvent): string {
+    return this.ecs.toEcsJson(event);
+  }
+
+  /** `event.dataset` of the event's ECS document, without building it (see EcsNormalizer.datasetOf). */
+  datasetOf(event: LkrgEvent): 'lkrg.alert' | 'lkrg.log' {
+    return this.ecs.datasetOf(event);
+  }
+
+  /** Direct and fallback counts of toEcsJson so far (bench, tests). Never throws. */
+  jsonStats(): { readonly direct: number; readonly fallback: number } {
+    return this.ecs.jsonStats();
   }
 
   /** Encodes an ECS document (from any Normalizer with the same mappings) as one CEF line. */

@@ -20,6 +20,13 @@ export interface Assembler {
 /** The normalizer contract the pipeline needs (src/normalize implements it). */
 export interface EventNormalizer {
   toEcs(event: LkrgEvent): EcsDocument;
+  /**
+   * The event's ECS document as compact JSON, byte-identical to `JSON.stringify(toEcs(event))`,
+   * written without building the document (the hot path: every queued or ECS-written event).
+   */
+  toEcsJson(event: LkrgEvent): string;
+  /** `event.dataset` of the event's document without building it. */
+  datasetOf(event: LkrgEvent): string;
   /** The document as compact JSON, byte-identical to JSON.stringify (may reuse cached fragments). */
   toJson(doc: EcsDocument): string;
   toCef(doc: EcsDocument): string;
@@ -108,13 +115,11 @@ function processBatch(
   const tail = assembler.flush();
   for (let i = 0; i < tail.length; i++) events.push(tail[i]!);
 
-  const docs: EcsDocument[] = new Array(events.length);
+  // ECS JSON straight from the events (no document objects); documents only for CEF sinks
   const json: string[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
-    const doc = opts.normalizer.toEcs(events[i]!);
-    docs[i] = doc;
-    json[i] = opts.normalizer.toJson(doc);
-    summary.add(events[i]!, doc);
+    json[i] = opts.normalizer.toEcsJson(events[i]!);
+    summary.add(events[i]!);
   }
 
   const sinkStates = new Map<string, unknown>();
@@ -122,16 +127,17 @@ function processBatch(
   for (const sink of opts.sinks) {
     let lines: readonly string[];
     if (sink.format === 'ecs') lines = json;
-    else lines = cef ??= docs.map((d) => opts.normalizer.toCef(d));
+    else lines = cef ??= events.map((e) => opts.normalizer.toCef(opts.normalizer.toEcs(e)));
     const state = sink.write(lines);
     if (state) sinkStates.set(sink.name, state);
   }
 
   let queued: Map<string, QueueInsert[]> | undefined;
-  if (opts.queues.length && docs.length) {
-    const rows: QueueInsert[] = new Array(docs.length);
-    for (let i = 0; i < docs.length; i++) {
-      rows[i] = { eventId: events[i]!.id, key: keyOf(events[i]!), dataset: datasetOf(docs[i]!), payload: json[i]! };
+  if (opts.queues.length && events.length) {
+    const rows: QueueInsert[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), payload: json[i]! };
     }
     queued = new Map(opts.queues.map((q) => [q.name, rows]));
   }
@@ -154,10 +160,10 @@ function processBatch(
       ['pipeline', 'records_read', batch.records.length],
       ['pipeline', 'events', events.length],
       ['pipeline', 'malformed', batch.malformed.length],
-      ...opts.queues.map((q) => [q.name, 'queued', docs.length] as const),
+      ...opts.queues.map((q) => [q.name, 'queued', events.length] as const),
     ],
   });
-  if (queued) for (const q of opts.queues) opts.onQueued?.(q.name, docs.length);
+  if (queued) for (const q of opts.queues) opts.onQueued?.(q.name, events.length);
   summary.malformed += batch.malformed.length;
   for (const m of batch.malformed) summary.noteMalformed(m);
   progress.bytes += batch.bytes;
@@ -193,9 +199,4 @@ async function waitForRoom(opts: PipelineOptions): Promise<void> {
 function keyOf(e: LkrgEvent): string {
   const h = e.record.host;
   return h.ip ?? h.name ?? h.id ?? e.record.streamId;
-}
-
-function datasetOf(doc: EcsDocument): string {
-  const ev = doc.event as { dataset?: unknown } | undefined;
-  return typeof ev?.dataset === 'string' ? ev.dataset : 'lkrg.log';
 }

@@ -4,7 +4,7 @@
  * printed by the CLI at the end of `replay` and `demo`.
  */
 import type { LkrgEvent, MalformedRecord } from '../core/types.js';
-import type { EcsDocument } from '../core/output.js';
+import { isoFromMicros } from '../normalize/ecs-normalizer.js';
 
 /** Counters of one host. */
 export interface HostSummary {
@@ -19,8 +19,9 @@ export interface HostSummary {
   duplicates: number;
   forged: number;
   unknown: number;
-  firstTime?: string;
-  lastTime?: string;
+  /** Earliest and latest event time (`@timestamp`), epoch µs. */
+  firstUs?: number;
+  lastUs?: number;
 }
 
 export class RunSummary {
@@ -29,7 +30,7 @@ export class RunSummary {
   readonly malformedSamples: string[] = [];
 
   /** Called by the pipeline for every emitted event (cheap: a few map updates). */
-  add(e: LkrgEvent, doc: EcsDocument): void {
+  add(e: LkrgEvent): void {
     const r = e.record;
     const name = r.host.ip ?? r.host.name ?? r.host.id ?? r.origin;
     let h = this.hosts.get(name);
@@ -50,11 +51,11 @@ export class RunSummary {
       this.hosts.set(name, h);
     }
     h.events++;
-    const ts = typeof doc['@timestamp'] === 'string' ? (doc['@timestamp'] as string) : undefined;
-    if (ts) {
-      if (!h.firstTime || ts < h.firstTime) h.firstTime = ts;
-      if (!h.lastTime || ts > h.lastTime) h.lastTime = ts;
-    }
+    // the event's @timestamp: record time, else receive time, else read time
+    const us = r.timeUs !== null && Number.isFinite(r.timeUs) ? r.timeUs
+      : r.receivedUs !== undefined && Number.isFinite(r.receivedUs) ? r.receivedUs : e.readAtMs * 1000;
+    if (h.firstUs === undefined || us < h.firstUs) h.firstUs = us;
+    if (h.lastUs === undefined || us > h.lastUs) h.lastUs = us;
     if (r.notice) {
       if (r.notice.type === 'gap') {
         h.gaps++;
@@ -86,7 +87,7 @@ export class RunSummary {
     const lines: string[] = [];
     const hosts = [...this.hosts.values()].sort((a, b) => a.host.localeCompare(b.host));
     for (const h of hosts) {
-      lines.push(`host ${h.host}: ${h.events} events${h.firstTime ? ` (${h.firstTime} .. ${h.lastTime})` : ''}`);
+      lines.push(`host ${h.host}: ${h.events} events${h.firstUs !== undefined ? ` (${isoFromMicros(h.firstUs)} .. ${isoFromMicros(h.lastUs!)})` : ''}`);
       const alerts = [...h.alerts.entries()].sort((a, b) => b[1] - a[1]);
       lines.push(`  alerts: ${alerts.length ? alerts.map(([k, n]) => `${k} x${n}`).join(', ') : 'none'}`);
       if (h.stateChanges.length) lines.push(`  state changes: ${h.stateChanges.join('; ')}`);
