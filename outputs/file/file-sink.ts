@@ -33,6 +33,7 @@ export interface TransactionalSink {
 export class FileSink implements TransactionalSink {
   private fd = -1;
   private length = 0;
+  private scratch = Buffer.alloc(0);
 
   constructor(
     readonly name: string,
@@ -54,11 +55,22 @@ export class FileSink implements TransactionalSink {
 
   write(lines: readonly string[]): FileSinkState {
     if (lines.length) {
-      const buf = Buffer.from(lines.join('\n') + '\n', 'utf8');
+      // UTF-8 straight into one reused buffer: no joined string, no second copy
+      let max = lines.length;
+      for (let i = 0; i < lines.length; i++) max += lines[i]!.length * 3;
+      if (this.scratch.length < max) this.scratch = Buffer.allocUnsafe(Math.max(max, this.scratch.length * 2));
+      const buf = this.scratch;
+      let end = 0;
+      for (let i = 0; i < lines.length; i++) {
+        end += buf.write(lines[i]!, end, 'utf8');
+        buf[end++] = 10;
+      }
       let off = 0;
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.length + off);
-      this.length += buf.length;
+      while (off < end) off += writeSync(this.fd, buf, off, end - off, this.length + off);
+      this.length += end;
       if (this.fsync) fsyncSync(this.fd);
+      // do not keep a huge buffer after an unusually large batch
+      if (this.scratch.length > 16 * 1024 * 1024) this.scratch = Buffer.alloc(0);
     }
     return { path: this.path, length: this.length };
   }

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileSink } from '../../../../outputs/file/file-sink.js';
+
+describe('FileSink', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'file-sink-'));
+
+  it('writes each line once, UTF-8 encoded, and commits the byte length', () => {
+    const path = join(dir, 'a.ndjson');
+    const sink = new FileSink('file', path, 'ecs', true);
+    sink.open(undefined);
+    const batch1 = ['{"a":"plain"}', '{"name":"é ü 漢字"}', '{"emoji":"😀","ls":"\u2028"}'];
+    const s1 = sink.write(batch1);
+    const batch2 = ['x'.repeat(100_000), ''];
+    const s2 = sink.write(batch2);
+    sink.close();
+    const expected = batch1.join('\n') + '\n' + batch2.join('\n') + '\n';
+    expect(readFileSync(path, 'utf8')).toBe(expected);
+    expect(s1.length).toBe(Buffer.byteLength(batch1.join('\n') + '\n'));
+    expect(s2.length).toBe(Buffer.byteLength(expected));
+    expect(statSync(path).size).toBe(s2.length);
+  });
+
+  it('cuts what was written after the last commit when reopened', () => {
+    const path = join(dir, 'b.ndjson');
+    const sink = new FileSink('file', path, 'ecs', false);
+    sink.open(undefined);
+    const committed = sink.write(['one', 'two']);
+    sink.write(['three (never committed)']);
+    sink.close();
+    const again = new FileSink('file', path, 'ecs', false);
+    again.open(committed);
+    const s = again.write(['four']);
+    again.close();
+    expect(readFileSync(path, 'utf8')).toBe('one\ntwo\nfour\n');
+    expect(s.length).toBe(Buffer.byteLength('one\ntwo\nfour\n'));
+  });
+});
