@@ -113,6 +113,12 @@ export function parseLoggerRecord(line: string | Buffer, start = 0, end?: number
 /** Builds the full record from scanned fields (copies `f`). */
 export function completeLoggerRecord(buf: Buffer, start: number, end: number, f: LoggerFields): LoggerRecord {
   const facility = f.prio >> 3;
+  const original = buf.toString('utf8', start, end);
+  // the header is ASCII, so without escapes the text is a substring of the original (one
+  // UTF-8 decode per line instead of two)
+  let i = f.msgStart;
+  while (i < end && buf[i] !== 92) i++;
+  const text = i === end ? original.slice(f.msgStart - start) : decodeEscapedBytes(buf, f.msgStart, end);
   return {
     recvUs: f.recvUs,
     sendUs: f.sendUs,
@@ -122,8 +128,8 @@ export function completeLoggerRecord(buf: Buffer, start: number, end: number, f:
     eventUptimeUs: f.eventUptimeUs,
     flag: f.flag,
     msgStart: f.msgStart,
-    text: decodeEscapedBytes(buf, f.msgStart, end),
-    original: buf.toString('utf8', start, end),
+    text,
+    original,
     facility,
     severity: f.prio & 7,
     kernelOrigin: facility === 0,
