@@ -9,13 +9,19 @@ import type { OutputDriver } from '../src/core/output.js';
 import { FileSink, StreamSink, type TransactionalSink } from './file/file-sink.js';
 import { deliveryFields } from '../src/config/delivery-fields.js';
 
-/** One output type. `create*` receive the validated config section (defaults filled). */
+/**
+ * One output type. `create*` receive the validated config section (defaults filled).
+ * `createDriver` is asynchronous: each queued output module registers its type, spec and URL
+ * schemes eagerly (cheap), but imports its driver module, and with it the client library
+ * (kafkajs, @elastic/elasticsearch, undici, ...), only when an output of that type is created.
+ * It rejects with ConfigError for settings a field spec cannot check (secrets, PEM files, ...).
+ */
 export interface OutputType {
   readonly desc: string;
   readonly kind: 'sink' | 'queued';
   readonly fields: Readonly<Record<string, FieldSpec>>;
   createSink?(cfg: Record<string, unknown>, name: string): TransactionalSink;
-  createDriver?(cfg: Record<string, unknown>, name: string, log?: (level: 'info' | 'warn' | 'error', message: string) => void): OutputDriver;
+  createDriver?(cfg: Record<string, unknown>, name: string, log?: (level: 'info' | 'warn' | 'error', message: string) => void): Promise<OutputDriver>;
 }
 
 const common: Record<string, FieldSpec> = {
@@ -46,11 +52,15 @@ registry.set('stdout', {
 /**
  * Registers an output type (called by each output module's index). Queued types get the shared
  * delivery keys (`queue`, `batch`, `retry`, `request_timeout_ms`); `batchDefaults` changes the
- * defaults of `batch.*` for this type (e.g. larger batches where only one request may be in flight).
+ * defaults of `batch.*` for this type (e.g. larger batches where only one request may be in flight,
+ * or more requests in flight where the server indexes several at once).
  */
 export function registerOutputType(
   type: string,
-  def: Omit<OutputType, 'fields'> & { fields: Record<string, FieldSpec>; batchDefaults?: Partial<Record<'max_events' | 'max_bytes' | 'max_wait_ms', number>> },
+  def: Omit<OutputType, 'fields'> & {
+    fields: Record<string, FieldSpec>;
+    batchDefaults?: Partial<Record<'max_events' | 'max_bytes' | 'max_wait_ms' | 'max_in_flight', number>>;
+  },
 ): void {
   const { batchDefaults, ...rest } = def;
   let delivery = deliveryFields;

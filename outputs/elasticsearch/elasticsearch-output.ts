@@ -6,18 +6,13 @@
  * `X-Elastic-Product: Elasticsearch` (OpenSearch): use the `opensearch` output for those.
  */
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
-import type { FieldSpec } from '../../src/config/config-spec.js';
 import { OutputError, type OutputDriver } from '../../src/core/output.js';
-import { searchFields, resolveSearchSettings, type SearchSettings } from '../search-bulk/search-config.js';
+import { resolveSearchSettings, type SearchSettings } from '../search-bulk/search-config.js';
 import { SearchBulkDriver, type OutputLog, type SearchAnswer, type SearchRequest, type SearchTransport } from '../search-bulk/search-bulk-driver.js';
 import { transportFailure } from '../shared/transport-errors.js';
 
-/** Config keys of the `elasticsearch` output (besides the shared delivery keys). */
-export const elasticsearchFields: Readonly<Record<string, FieldSpec>> = searchFields({
-  product: 'Elasticsearch',
-  apiKey: true,
-  defaultPort: 9200,
-});
+/** Config keys of the `elasticsearch` output (in elasticsearch-spec.ts, which does not load the client). */
+export { elasticsearchFields } from './elasticsearch-spec.js';
 
 /** Every HTTP status the transport must hand back instead of throwing. */
 const ALL_STATUSES = Array.from({ length: 300 }, (_, i) => 300 + i);

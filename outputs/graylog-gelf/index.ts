@@ -5,13 +5,14 @@
  */
 import { registerOutputScheme } from '../../src/app/output-flags.js';
 import { registerOutputType } from '../output-registry.js';
-import { createGelfOutput, gelfFields, gelfUrlToConfig } from './graylog-gelf-output.js';
+import { gelfFields, gelfUrlToConfig } from './graylog-gelf-spec.js';
 
 registerOutputType('graylog_gelf', {
   desc: 'Graylog GELF 1.1 over UDP (chunked, gzip; fire and forget), TCP (NUL-framed, optional TLS) or HTTP POST /gelf (gzip, 202 = delivered).',
   kind: 'queued',
   fields: { ...gelfFields },
-  createDriver: (cfg, name) => createGelfOutput(cfg, name),
+  // the driver (and undici) is loaded only when a graylog_gelf output is created
+  createDriver: async (cfg, name) => (await import('./graylog-gelf-output.js')).createGelfOutput(cfg, name),
 });
 for (const scheme of ['gelf+udp', 'gelf+tcp', 'gelf+tls', 'gelf+http', 'gelf+https']) {
   registerOutputScheme(scheme, (url) => gelfUrlToConfig(url));

@@ -2,16 +2,15 @@
  * Registers the `kafka` output type and its `--output` URL schemes
  * (`kafka://HOST:PORT/TOPIC`, `kafka+ssl://HOST:PORT/TOPIC`; one seed broker, since WHATWG URL
  * parsing refuses host lists; TOPIC may hold `{dataset}`,
- * default `lkrg-{dataset}`). Imported once by the CLI. The config loader validates the keys
+ * default `lkrg-{dataset}`). Imported once by the CLI; kafka-output.ts (kafkajs) is imported
+ * when a kafka output is created. The config loader validates the keys
  * with `kafkaFields`; createKafkaOutput then checks what a field spec cannot (broker syntax,
  * topic template, secrets, PEM files).
  */
 import type { FieldSpec } from '../../src/config/config-spec.js';
 import { registerOutputScheme } from '../../src/app/output-flags.js';
-import { toCef } from '../../src/normalize/cef-encoder.js';
 import { registerOutputType } from '../output-registry.js';
-import { KAFKA_OUTPUT_DEFAULTS as D } from './kafka-output-spec.js';
-import { createKafkaOutput, type KafkaOutputConfig } from './kafka-output.js';
+import { KAFKA_OUTPUT_DEFAULTS as D, type KafkaOutputConfig } from './kafka-output-spec.js';
 
 /** Config keys of the kafka output (request_timeout_ms, batch, queue, retry come from the delivery layer). */
 export const kafkaFields: Readonly<Record<string, FieldSpec>> = {
@@ -54,7 +53,11 @@ registerOutputType('kafka', {
   desc: 'Apache Kafka 0.11-4.x (kafkajs): idempotent producer, acks=-1, key = host (per-host order), headers event_id and dataset.',
   kind: 'queued',
   fields: kafkaFields,
-  createDriver: (cfg, name, log) => createKafkaOutput(cfg as unknown as KafkaOutputConfig, name, { encodeCef: toCef, ...(log ? { log } : {}) }),
+  // kafkajs is loaded only when a kafka output is created
+  createDriver: async (cfg, name, log) => {
+    const [{ createKafkaOutput }, { toCef }] = await Promise.all([import('./kafka-output.js'), import('../../src/normalize/cef-encoder.js')]);
+    return createKafkaOutput(cfg as unknown as KafkaOutputConfig, name, { encodeCef: toCef, ...(log ? { log } : {}) });
+  },
 });
 
 /** `kafka://HOST:PORT/TOPIC` → a kafka output section. */

@@ -9,7 +9,7 @@
  * (new producer id), so an idempotent-sequence mismatch can never wedge the output.
  */
 import kafkajs from 'kafkajs';
-import type { Admin, Kafka, KafkaConfig, LogEntry, Message, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, ICustomPartitioner, Kafka, KafkaConfig, LogEntry, Message, Producer, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { OutputError, type EcsDocument, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
 import { promisify } from 'node:util';
@@ -32,6 +32,31 @@ CompressionCodecs[CompressionTypes.GZIP] = () => ({
 });
 
 export type { KafkaOutputConfig } from './kafka-output-spec.js';
+
+/**
+ * kafkajs's DefaultPartitioner (murmur2 of the key, as the Java client), remembered per topic,
+ * partition count and key. For a keyed message the default partitioner's answer depends only
+ * on those three, so the partitions are exactly the default ones (per-host order is kept,
+ * and other producers of the same keys agree); it just skips a murmur2 hash and a copy of the
+ * partition list per message. Messages without a key, or with an explicit partition, go to
+ * the default partitioner unchanged.
+ */
+export const cachedDefaultPartitioner: ICustomPartitioner = () => {
+  const inner = Partitioners.DefaultPartitioner();
+  const cache = new Map<string, number>();
+  return (args) => {
+    const { topic, partitionMetadata, message } = args;
+    if (typeof message.key !== 'string' || (message.partition !== null && message.partition !== undefined)) return inner(args);
+    const k = `${topic}\u0000${partitionMetadata.length}\u0000${message.key}`;
+    let p = cache.get(k);
+    if (p === undefined) {
+      p = inner(args);
+      if (cache.size >= 100_000) cache.clear();
+      cache.set(k, p);
+    }
+    return p;
+  };
+};
 
 /** Optional collaborators of the kafka output, given by the output registry. */
 export interface KafkaOutputDeps {
@@ -274,7 +299,7 @@ class KafkaOutput implements OutputDriver {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: cachedDefaultPartitioner,
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
     const connecting = producer.connect().then(

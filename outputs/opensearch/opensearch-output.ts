@@ -5,18 +5,13 @@
  * Auth: basic only (OpenSearch has no Elasticsearch API keys).
  */
 import { Client, type ClientOptions } from '@opensearch-project/opensearch';
-import type { FieldSpec } from '../../src/config/config-spec.js';
 import type { OutputDriver } from '../../src/core/output.js';
-import { searchFields, resolveSearchSettings, type SearchSettings } from '../search-bulk/search-config.js';
+import { resolveSearchSettings, type SearchSettings } from '../search-bulk/search-config.js';
 import { SearchBulkDriver, type OutputLog, type SearchAnswer, type SearchRequest, type SearchTransport } from '../search-bulk/search-bulk-driver.js';
 import { transportFailure } from '../shared/transport-errors.js';
 
-/** Config keys of the `opensearch` output (besides the shared delivery keys). */
-export const opensearchFields: Readonly<Record<string, FieldSpec>> = searchFields({
-  product: 'OpenSearch',
-  apiKey: false,
-  defaultPort: 9200,
-});
+/** Config keys of the `opensearch` output (in opensearch-spec.ts, which does not load the client). */
+export { opensearchFields } from './opensearch-spec.js';
 
 const ALL_STATUSES = Array.from({ length: 300 }, (_, i) => 300 + i);
 

@@ -58,15 +58,280 @@ export function docValue(doc: EcsDocument, dotted: string): unknown {
 
 /** The data stream namespace of an event: its `data_stream.namespace`, else "default". */
 export function eventNamespace(ev: QueuedEvent): string {
-  const ns = docValue(ev.doc, 'data_stream.namespace');
+  // Read from the stored JSON text: parsing the whole document for one field cost more CPU
+  // than everything else the bulk output does per event. `ev.doc` only when the text cannot be scanned.
+  const scanned = namespaceInJson(ev.json);
+  const ns = scanned === SCAN_FAILED ? docValue(ev.doc, 'data_stream.namespace') : scanned;
   return typeof ns === 'string' && ns !== '' ? ns : 'default';
 }
 
 /** Target index (data stream) of one event, or the reason it has none. */
 export function targetIndex(template: string, ev: QueuedEvent): { index: string } | { problem: string } {
-  const index = renderIndex(template, ev.dataset, eventNamespace(ev));
-  const problem = indexNameProblem(index);
-  return problem ? { problem: `target "${index}": ${problem}` } : { index };
+  const t = targetOf(template, ev.dataset, template.includes('{namespace}') ? eventNamespace(ev) : 'default');
+  return 'problem' in t ? { problem: t.problem } : { index: t.index };
+}
+
+/** A rendered target with the start of its action line, or the reason it has none. */
+type Target = { readonly index: string; readonly action: string } | { readonly problem: string };
+
+/** Rendered targets per index template and (dataset, namespace): a handful per output. */
+const targets = new Map<string, Map<string, Target>>();
+
+function targetOf(template: string, dataset: string, namespace: string): Target {
+  let byTemplate = targets.get(template);
+  if (!byTemplate) {
+    if (targets.size >= 64) targets.clear();
+    targets.set(template, (byTemplate = new Map()));
+  }
+  const key = `${dataset}\u0000${namespace}`;
+  let t = byTemplate.get(key);
+  if (!t) {
+    const index = renderIndex(template, dataset, namespace);
+    const problem = indexNameProblem(index);
+    t = problem ? { problem: `target "${index}": ${problem}` } : { index, action: `{"create":{"_index":${JSON.stringify(index)},"_id":` };
+    if (byTemplate.size >= 1024) byTemplate.clear();
+    byTemplate.set(key, t);
+  }
+  return t;
+}
+
+/** {@link namespaceInJson} could not read the text (not a plain JSON object, escaped keys). */
+const SCAN_FAILED = Symbol('scan failed');
+
+/**
+ * `data_stream.namespace` of a JSON object text, as {@link docValue} would read it from the
+ * parsed object (a flat-dotted top-level key wins over the nested object; the last duplicate
+ * key wins, as in JSON.parse), without building the object: the value when it is a string,
+ * undefined when it is absent or not a string, SCAN_FAILED when the text cannot be scanned.
+ * Expects valid JSON (the queue stores JSON.stringify output).
+ */
+export function namespaceInJson(json: string): string | undefined | typeof SCAN_FAILED {
+  // No `"data_stream.namespace"` anywhere means no such top-level key (a key's quotes are never
+  // escaped); then the last top-level `data_stream` decides, and it sits near the end of our
+  // documents: walk the top-level members backwards, which skips most of the text.
+  if (!json.includes('"data_stream.namespace"')) {
+    const back = lastDataStreamNamespace(json);
+    if (back !== SCAN_FAILED) return back;
+  }
+  let i = skipWs(json, 0);
+  if (json.charCodeAt(i) !== 0x7b /* { */) return SCAN_FAILED;
+  let flat: unknown = ABSENT;
+  let nested: unknown = undefined;
+  i = skipWs(json, i + 1);
+  if (json.charCodeAt(i) === 0x7d /* } */) return undefined;
+  for (;;) {
+    if (json.charCodeAt(i) !== 0x22 /* " */) return SCAN_FAILED;
+    const keyEnd = stringEnd(json, i);
+    if (keyEnd < 0) return SCAN_FAILED;
+    const key = json.slice(i + 1, keyEnd);
+    if (key.includes('\\')) return SCAN_FAILED;
+    i = skipWs(json, keyEnd + 1);
+    if (json.charCodeAt(i) !== 0x3a /* : */) return SCAN_FAILED;
+    i = skipWs(json, i + 1);
+    if (key === 'data_stream.namespace') {
+      const v = stringValue(json, i);
+      if (v === SCAN_FAILED) return SCAN_FAILED;
+      flat = v;
+    } else if (key === 'data_stream') {
+      if (json.charCodeAt(i) === 0x7b) {
+        const v = memberOf(json, i, 'namespace');
+        if (v === SCAN_FAILED) return SCAN_FAILED;
+        nested = v;
+      } else nested = undefined;
+    }
+    i = skipValue(json, i);
+    if (i < 0) return SCAN_FAILED;
+    i = skipWs(json, i);
+    const c = json.charCodeAt(i);
+    if (c === 0x2c /* , */) i = skipWs(json, i + 1);
+    else if (c === 0x7d) break;
+    else return SCAN_FAILED;
+  }
+  return flat !== ABSENT ? (flat as string | undefined) : (nested as string | undefined);
+}
+
+const ABSENT = Symbol('absent');
+
+/**
+ * `namespace` of the last top-level `data_stream` object (JSON.parse keeps the last duplicate),
+ * found by walking the top-level members from the end; undefined when there is none or it is
+ * not an object / has no string namespace. SCAN_FAILED for anything unexpected.
+ */
+function lastDataStreamNamespace(json: string): string | undefined | typeof SCAN_FAILED {
+  let i = skipWsBack(json, json.length - 1);
+  if (json.charCodeAt(i) !== 0x7d /* } */) return SCAN_FAILED;
+  i = skipWsBack(json, i - 1);
+  while (i >= 0) {
+    const c = json.charCodeAt(i);
+    if (c === 0x7b /* { */) return skipWsBack(json, i - 1) === -1 ? undefined : SCAN_FAILED; // the opening brace: no data_stream
+    const valueStart = valueStartBack(json, i);
+    if (valueStart < 0) return SCAN_FAILED;
+    let k = skipWsBack(json, valueStart - 1);
+    if (json.charCodeAt(k) !== 0x3a /* : */) return SCAN_FAILED;
+    k = skipWsBack(json, k - 1);
+    if (json.charCodeAt(k) !== 0x22 || !isDelimiter(json, k)) return SCAN_FAILED;
+    const keyStart = stringStartBack(json, k);
+    if (keyStart < 0) return SCAN_FAILED;
+    const key = json.slice(keyStart + 1, k);
+    if (key.includes('\\')) return SCAN_FAILED;
+    if (key === 'data_stream') {
+      if (json.charCodeAt(valueStart) !== 0x7b) return undefined;
+      return memberOf(json, valueStart, 'namespace');
+    }
+    i = skipWsBack(json, keyStart - 1);
+    const sep = json.charCodeAt(i);
+    if (sep === 0x2c /* , */) i = skipWsBack(json, i - 1);
+    else if (sep === 0x7b) return skipWsBack(json, i - 1) === -1 ? undefined : SCAN_FAILED;
+    else return SCAN_FAILED;
+  }
+  return SCAN_FAILED;
+}
+
+function skipWsBack(json: string, i: number): number {
+  for (;;) {
+    const c = json.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i; // NaN (i < 0) ends it too
+    i--;
+  }
+}
+
+/** A quote is a string delimiter when an even number of backslashes precedes it. */
+function isDelimiter(json: string, q: number): boolean {
+  let backslashes = 0;
+  while (json.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+  return backslashes % 2 === 0;
+}
+
+/** Index of the quote opening the string whose closing quote is at `end`, or -1. */
+function stringStartBack(json: string, end: number): number {
+  let from = end - 1;
+  for (;;) {
+    const q = from < 0 ? -1 : json.lastIndexOf('"', from);
+    if (q < 0) return -1;
+    if (isDelimiter(json, q)) return q; // quotes inside a string are all escaped
+    from = q - 1;
+  }
+}
+
+/** Start index of the JSON value whose last character is at `end`, or -1. */
+function valueStartBack(json: string, end: number): number {
+  const c = json.charCodeAt(end);
+  if (c === 0x22) return isDelimiter(json, end) ? stringStartBack(json, end) : -1;
+  if (c === 0x7d || c === 0x5d) {
+    let depth = 0;
+    for (let j = end; j >= 0; j--) {
+      const d = json.charCodeAt(j);
+      if (d === 0x22) {
+        j = stringStartBack(json, j);
+        if (j < 0) return -1;
+      } else if (d === 0x7d || d === 0x5d) depth++;
+      else if (d === 0x7b || d === 0x5b) {
+        if (--depth === 0) return j;
+      }
+    }
+    return -1;
+  }
+  // number, true, false, null
+  let j = end;
+  for (; j >= 0; j--) {
+    const d = json.charCodeAt(j);
+    if (d === 0x3a || d === 0x2c || d === 0x5b || d === 0x7b || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+  }
+  return j === end ? -1 : j + 1;
+}
+
+/** The string value of `name` in the object starting at `i` (undefined: absent or not a string). */
+function memberOf(json: string, i: number, name: string): string | undefined | typeof SCAN_FAILED {
+  let found: string | undefined = undefined;
+  i = skipWs(json, i + 1);
+  if (json.charCodeAt(i) === 0x7d) return undefined;
+  for (;;) {
+    if (json.charCodeAt(i) !== 0x22) return SCAN_FAILED;
+    const keyEnd = stringEnd(json, i);
+    if (keyEnd < 0) return SCAN_FAILED;
+    const key = json.slice(i + 1, keyEnd);
+    if (key.includes('\\')) return SCAN_FAILED;
+    i = skipWs(json, keyEnd + 1);
+    if (json.charCodeAt(i) !== 0x3a) return SCAN_FAILED;
+    i = skipWs(json, i + 1);
+    if (key === name) {
+      const v = stringValue(json, i);
+      if (v === SCAN_FAILED) return SCAN_FAILED;
+      found = v;
+    }
+    i = skipValue(json, i);
+    if (i < 0) return SCAN_FAILED;
+    i = skipWs(json, i);
+    const c = json.charCodeAt(i);
+    if (c === 0x2c) i = skipWs(json, i + 1);
+    else if (c === 0x7d) return found;
+    else return SCAN_FAILED;
+  }
+}
+
+/** The decoded string starting at `i`, undefined for any other value. */
+function stringValue(json: string, i: number): string | undefined | typeof SCAN_FAILED {
+  if (json.charCodeAt(i) !== 0x22) return undefined;
+  const end = stringEnd(json, i);
+  if (end < 0) return SCAN_FAILED;
+  const raw = json.slice(i + 1, end);
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(json.slice(i, end + 1)) as string;
+  } catch {
+    return SCAN_FAILED;
+  }
+}
+
+function skipWs(json: string, i: number): number {
+  for (;;) {
+    const c = json.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+/** Index of the quote closing the string that opens at `i`, or -1. */
+function stringEnd(json: string, i: number): number {
+  let from = i + 1;
+  for (;;) {
+    const q = json.indexOf('"', from);
+    if (q < 0) return -1;
+    let backslashes = 0;
+    while (json.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    from = q + 1;
+  }
+}
+
+/** Index just after the JSON value starting at `i`, or -1. */
+function skipValue(json: string, i: number): number {
+  const c = json.charCodeAt(i);
+  if (c === 0x22) {
+    const end = stringEnd(json, i);
+    return end < 0 ? -1 : end + 1;
+  }
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let j = i; j < json.length; j++) {
+      const d = json.charCodeAt(j);
+      if (d === 0x22) {
+        j = stringEnd(json, j);
+        if (j < 0) return -1;
+      } else if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        if (--depth === 0) return j + 1;
+      }
+    }
+    return -1;
+  }
+  // number, true, false, null
+  let j = i;
+  for (; j < json.length; j++) {
+    const d = json.charCodeAt(j);
+    if (d === 0x2c || d === 0x7d || d === 0x5d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+  }
+  return j === i ? -1 : j;
 }
 
 /** One encoded bulk request: the NDJSON body and, per request line pair, the batch position. */
@@ -82,21 +347,27 @@ export interface EncodedBulk {
  * Encodes `batch` as `create` actions (`_index` from the template, `_id` = event id) with
  * the stored JSON as source line; the body ends with a newline as the API requires. Events
  * whose target name is invalid are rejected here and left out of the body.
+ *
+ * Hot path (every delivered event): the stored JSON text is copied as is and never parsed
+ * (the namespace, when the template uses it, is scanned from the text), and the action line
+ * is the cached start for the event's target plus the id.
  */
 export function encodeBulk(batch: readonly QueuedEvent[], indexTemplate: string): EncodedBulk {
-  const parts: string[] = [];
+  const byNamespace = indexTemplate.includes('{namespace}');
+  let body = '';
   const positions: number[] = [];
   const early = new Map<number, DeliveryResult>();
-  batch.forEach((ev, i) => {
-    const target = targetIndex(indexTemplate, ev);
+  for (let i = 0; i < batch.length; i++) {
+    const ev = batch[i]!;
+    const target = targetOf(indexTemplate, ev.dataset, byNamespace ? eventNamespace(ev) : 'default');
     if ('problem' in target) {
       early.set(i, { status: 'rejected', reason: target.problem });
-      return;
+      continue;
     }
-    parts.push(JSON.stringify({ create: { _index: target.index, _id: ev.id } }), '\n', ev.json, '\n');
+    body += target.action + JSON.stringify(ev.id) + '}}\n' + ev.json + '\n';
     positions.push(i);
-  });
-  return { body: parts.join(''), positions, early };
+  }
+  return { body, positions, early };
 }
 
 /** One item of a bulk answer as servers send it. */

@@ -17,12 +17,15 @@ export interface SearchAnswer {
   readonly body: unknown;
 }
 
-/** One request as the driver issues it. `bulkBody` is NDJSON, sent as-is. */
+/**
+ * One request as the driver issues it. `bulkBody` is NDJSON (UTF-8 bytes or text), sent as-is:
+ * the clients neither serialize nor re-encode it.
+ */
 export interface SearchRequest {
   readonly method: 'GET' | 'PUT' | 'POST';
   readonly path: string;
   readonly body?: Record<string, unknown>;
-  readonly bulkBody?: string;
+  readonly bulkBody?: string | Buffer;
   readonly querystring?: Record<string, string>;
 }
 
@@ -73,7 +76,9 @@ export class SearchBulkDriver implements OutputDriver {
 
   async send(batch: readonly QueuedEvent[], signal: AbortSignal): Promise<DeliveryResult[]> {
     const results: (DeliveryResult | undefined)[] = new Array(batch.length);
-    await this.sendPart(batch, batch.map((_, i) => i), results, signal);
+    const all: number[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) all[i] = i;
+    await this.sendPart(batch, all, results, signal);
     return results.map((r, i) => r ?? { status: 'retry', reason: `${this.name}: no answer for event ${batch[i]!.id}` });
   }
 
@@ -88,18 +93,20 @@ export class SearchBulkDriver implements OutputDriver {
     results: (DeliveryResult | undefined)[],
     signal: AbortSignal,
   ): Promise<void> {
-    const part = indexes.map((i) => batch[i]!);
+    const part = indexes.length === batch.length ? batch : indexes.map((i) => batch[i]!);
     const encoded = encodeBulk(part, this.settings.index);
     for (const [k, r] of encoded.early) results[indexes[k]!] = r;
     if (encoded.positions.length === 0) return;
     const querystring = this.settings.pipeline ? { pipeline: this.settings.pipeline } : undefined;
-    const res = await this.transport.request({ method: 'POST', path: '/_bulk', bulkBody: encoded.body, querystring }, signal);
+    // encoded once here: the client then takes its length and writes it without another pass
+    const bulkBody = Buffer.from(encoded.body, 'utf8');
+    const res = await this.transport.request({ method: 'POST', path: '/_bulk', bulkBody, querystring }, signal);
     if (res.status === 413) {
       const sent = encoded.positions.map((k) => indexes[k]!);
       if (sent.length === 1) {
         results[sent[0]!] = {
           status: 'rejected',
-          reason: `413 event of ${Buffer.byteLength(encoded.body)} bytes is larger than the server's http.max_content_length`,
+          reason: `413 event of ${bulkBody.length} bytes is larger than the server's http.max_content_length`,
         };
         return;
       }

@@ -19,6 +19,12 @@ export const SEARCH_DEFAULTS = {
   request_timeout_ms: 30_000,
 } as const;
 
+/**
+ * Delivery defaults of both search outputs (`batch.*`; the shared defaults are 500 events and 2
+ * requests in flight). test/bench/bench-outputs.ts gives its raw `_bulk` ceiling the same.
+ */
+export const SEARCH_BATCH_DEFAULTS = { max_events: 1000, max_in_flight: 3 } as const;
+
 /** Config fields of both search outputs (`api_key*` only where the server supports it). */
 export function searchFields(opts: { product: string; apiKey: boolean; defaultPort: number }): Record<string, FieldSpec> {
   const fields: Record<string, FieldSpec> = {

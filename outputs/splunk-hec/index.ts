@@ -4,19 +4,20 @@
  * and `splunk+https://...` (also spelled `splunk-hec+http(s)`). A TOKEN in the URL is moved
  * at once into a process-private environment variable and handled like `token_env` (never
  * printed; a warning says that command lines are visible to other local users). Without a
- * token the SPLUNK_HEC_TOKEN environment variable is used. Imported once by the CLI.
+ * token the SPLUNK_HEC_TOKEN environment variable is used. Imported once by the CLI; the driver
+ * module (undici) is imported when a splunk_hec output is created.
  */
 import { registerOutputScheme } from '../../src/app/output-flags.js';
 import { ConfigError } from '../../src/core/types.js';
 import { registerOutputType } from '../output-registry.js';
-import { createSplunkHecOutput } from './splunk-hec-output.js';
 import { splunkHecFields } from './splunk-hec-spec.js';
 
 registerOutputType('splunk_hec', {
   desc: 'Splunk HTTP Event Collector: gzip-batched JSON events to /services/collector/event, indexed fields, optional indexer acknowledgement; bad events isolated by bisecting.',
   kind: 'queued',
   fields: { ...splunkHecFields },
-  createDriver: (cfg, name) => createSplunkHecOutput(cfg, name),
+  // undici is loaded only when a splunk_hec output is created
+  createDriver: async (cfg, name) => (await import('./splunk-hec-output.js')).createSplunkHecOutput(cfg, name),
 });
 
 const QUERY_KEYS = ['token_env', 'token_file', 'index', 'source', 'sourcetype', 'ack', 'compression', 'event_format', 'channel'];

@@ -5,13 +5,14 @@
  */
 import { registerOutputScheme } from '../../src/app/output-flags.js';
 import { registerOutputType } from '../output-registry.js';
-import { createSyslogOutput, syslogFields, syslogUrlToConfig } from './syslog-output.js';
+import { syslogFields, syslogUrlToConfig } from './syslog-spec.js';
 
 registerOutputType('syslog', {
   desc: 'Syslog (RFC 5424 or 3164) carrying CEF lines over UDP, TCP (octet counting or LF framing) or TLS (RFC 5425); delivered once written and flushed.',
   kind: 'queued',
   fields: { ...syslogFields },
-  createDriver: (cfg, name) => createSyslogOutput(cfg, name),
+  // the driver module is loaded only when a syslog output is created
+  createDriver: async (cfg, name) => (await import('./syslog-output.js')).createSyslogOutput(cfg, name),
 });
 for (const scheme of ['syslog+udp', 'syslog+tcp', 'syslog+tls']) {
   registerOutputScheme(scheme, (url) => syslogUrlToConfig(url));

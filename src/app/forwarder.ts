@@ -8,6 +8,7 @@ import { StateStore } from '../state/state-store.js';
 import { runPipeline, type PipelineProgress, type QueueTarget } from '../pipeline/pipeline.js';
 import type { RunSummary } from '../pipeline/run-summary.js';
 import { DeliveryWorker, type DeliverySettings } from '../delivery/delivery-worker.js';
+import { deliveryThreadsAvailable, ThreadedDelivery, type Delivery } from '../delivery/delivery-thread.js';
 import { outputType } from '../../outputs/output-registry.js';
 import type { TransactionalSink } from '../../outputs/file/file-sink.js';
 import { EventAssembler } from '../parse/event-assembler.js';
@@ -33,7 +34,7 @@ export interface RunOptions {
 
 export interface RunResult {
   readonly summary: RunSummary;
-  readonly workers: readonly DeliveryWorker[];
+  readonly workers: readonly Delivery[];
   readonly store: StateStore;
 }
 
@@ -45,18 +46,26 @@ export interface RunResult {
 export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 'store'> & { counters: Map<string, Map<string, number>> }> {
   const store = new StateStore(opts.statePath);
   const sinks: TransactionalSink[] = [];
-  const workers: DeliveryWorker[] = [];
+  const workers: Delivery[] = [];
+  // Each queued output delivers from its own thread when it can (compiled code, state in a
+  // file): its client work then runs beside parsing instead of taking turns with it.
+  const threaded = deliveryThreadsAvailable(opts.statePath);
   try {
-    opts.outputs.forEach((cfg, i) => {
+    for (const [i, cfg] of opts.outputs.entries()) {
       const type = outputType(cfg.type as string);
       if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
       const name = (cfg.name as string | undefined) ?? (cfg.type as string);
       if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
-      else {
-        const driver = type.createDriver!(cfg, name, opts.log);
+      else if (threaded) {
+        // the thread imports the driver module (and its client library) and builds the driver
+        const s = store.queueStats(name);
+        workers.push(await ThreadedDelivery.create({ statePath: opts.statePath, cfg, name }, { events: s.depth, bytes: s.bytes }, opts.log));
+      } else {
+        // imports the driver module (and its client library) on first use
+        const driver = await type.createDriver!(cfg, name, opts.log);
         workers.push(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log));
       }
-    });
+    }
     if (opts.fresh) {
       for (const s of opts.sources) store.resetPositions(s.stateId);
       for (const s of sinks) store.saveSinkState(s.name, { path: '', length: 0 });

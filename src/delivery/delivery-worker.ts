@@ -38,11 +38,25 @@ export interface WorkerStatus {
  */
 export class DeliveryWorker {
   readonly status: WorkerStatus = { state: 'starting', inFlight: 0 };
+  /** Events (and payload bytes) that left the queue through this worker: delivered or dead-lettered. */
+  readonly settled = { events: 0, bytes: 0 };
+  /** Called after `status` or `settled` changed (a delivery thread mirrors them to the main thread). */
+  onChange: (() => void) | undefined;
   private depthEvents: number;
   private depthBytes: number;
+  /** Rows being sent, and the rows of the prefetched batch: never read into another batch. */
   private readonly inFlightRows = new Set<number>();
   private cursor = 0;
   private stopping = false;
+  /** Set by drain(): the sources are done, so a partial batch has nothing to wait for. */
+  private draining = false;
+  /**
+   * The next full batch, read from the queue while every request slot was busy, so that it
+   * goes out the moment a slot frees instead of after a queue read. Its rows are reserved in
+   * inFlightRows; it is given back (unreserved) whenever a retry moves the cursor back, so it
+   * can never overtake retried events.
+   */
+  private prefetched: QueueRow[] | undefined;
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
@@ -91,6 +105,8 @@ export class DeliveryWorker {
 
   /** Resolves once the queue is empty and nothing is in flight (or the worker stopped/halted). */
   async drain(): Promise<void> {
+    this.draining = true;
+    this.wake();
     while (!this.stopping && this.status.state !== 'halted') {
       if (this.depthEvents <= 0 && this.pending.size === 0) {
         const s = this.store.queueStats(this.driver.name);
@@ -105,6 +121,7 @@ export class DeliveryWorker {
   /** Graceful stop: no new batches; in-flight ones get until `deadlineMs` (epoch ms). */
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
+    this.dropPrefetched();
     this.wake();
     const all = Promise.all([...this.pending]);
     const left = Math.max(0, deadlineMs - Date.now());
@@ -116,6 +133,7 @@ export class DeliveryWorker {
     await Promise.allSettled([...this.pending]);
     this.status.state = 'stopped';
     await this.driver.close().catch((err: unknown) => this.log('warn', `Output ${this.name}: close failed: ${String(err)}.`));
+    this.onChange?.();
     this.notifyIdle();
   }
 
@@ -154,6 +172,7 @@ export class DeliveryWorker {
       if (this.status.state !== 'running') this.log('info', `Output ${this.name}: started.`);
       this.status.state = 'running';
       this.status.fatalError = undefined;
+      this.onChange?.();
       return true;
     } catch (err) {
       this.recordError(err);
@@ -174,12 +193,15 @@ export class DeliveryWorker {
     }
     this.status.state = 'halted';
     this.status.fatalError = errorText(err);
+    this.dropPrefetched();
+    this.onChange?.();
     this.notifyIdle();
   }
 
   private recordError(err: unknown): void {
     this.status.lastError = errorText(err);
     this.status.lastErrorAt = Date.now();
+    this.onChange?.();
   }
 
   private async loop(): Promise<void> {
@@ -196,16 +218,23 @@ export class DeliveryWorker {
         continue;
       }
       if (this.pending.size >= this.maxInFlight()) {
-        await Promise.race([...this.pending]);
+        // every slot is busy: read the next batch now, so it is sent as soon as one frees
+        this.prefetch();
+        await Promise.race(this.pending);
         continue;
       }
-      const next = this.nextBatch();
-      if (next.kind === 'wait') {
-        if (this.pending.size === 0 && this.depthEvents <= 0) this.notifyIdle();
-        await this.sleep(next.ms);
-        continue;
+      let rows = this.prefetched;
+      this.prefetched = undefined;
+      if (!rows) {
+        const next = this.nextBatch();
+        if (next.kind === 'wait') {
+          if (this.pending.size === 0 && this.depthEvents <= 0) this.notifyIdle();
+          await this.sleep(next.ms);
+          continue;
+        }
+        rows = next.rows;
       }
-      const p = this.send(next.rows).finally(() => {
+      const p = this.send(rows).finally(() => {
         this.pending.delete(p);
         this.wake();
         if (this.pending.size === 0 && this.depthEvents <= 0) this.notifyIdle();
@@ -214,11 +243,43 @@ export class DeliveryWorker {
     }
   }
 
+  /** Reads and reserves the next batch while every slot is busy, when it is already full. */
+  private prefetch(): void {
+    if (this.prefetched || this.stopping || this.status.state !== 'running') return;
+    const next = this.nextBatch();
+    if (next.kind !== 'send' || !this.isFull(next.rows)) return; // a partial batch may still grow
+    this.reserve(next.rows);
+    this.prefetched = next.rows;
+  }
+
+  /** Gives the prefetched batch back to the queue (it is read again later, in order). */
+  private dropPrefetched(): void {
+    const rows = this.prefetched;
+    if (!rows) return;
+    this.prefetched = undefined;
+    for (const r of rows) this.inFlightRows.delete(r.rowid);
+    this.cursor = Math.min(this.cursor, rows[0]!.rowid - 1);
+  }
+
+  private reserve(rows: readonly QueueRow[]): void {
+    for (const r of rows) this.inFlightRows.add(r.rowid);
+    this.cursor = Math.max(this.cursor, rows[rows.length - 1]!.rowid);
+  }
+
+  private isFull(rows: readonly QueueRow[]): boolean {
+    const { max_events, max_bytes } = this.settings.batch;
+    if (rows.length >= max_events) return true;
+    let bytes = 0;
+    for (const r of rows) bytes += r.bytes;
+    return bytes >= max_bytes * 0.9;
+  }
+
   private nextBatch(): { kind: 'send'; rows: QueueRow[] } | { kind: 'wait'; ms: number } {
     const { max_events, max_bytes, max_wait_ms } = this.settings.batch;
+    const flush = this.stopping || this.draining;
     // A partial batch that may still wait for more events: decide that from the head row's
     // metadata, without copying a batch of payloads out of the database on every wake-up.
-    if (!this.stopping && this.inFlightRows.size === 0 && this.depthEvents < max_events && this.depthBytes < max_bytes * 0.9) {
+    if (!flush && this.inFlightRows.size === 0 && this.depthEvents < max_events && this.depthBytes < max_bytes * 0.9) {
       const head = this.store.queueHeadMeta(this.driver.name, this.cursor);
       if (!head) {
         if (this.cursor > 0) {
@@ -230,7 +291,11 @@ export class DeliveryWorker {
       const age = Date.now() - head.enqueuedAt;
       if (head.attempts === 0 && age < max_wait_ms) return { kind: 'wait', ms: max_wait_ms - age };
     }
-    const candidates = this.store.queueHead(this.driver.name, max_events + this.inFlightRows.size, this.cursor);
+    // Rows in flight (or prefetched) lie at or below the cursor unless a retry moved it back:
+    // read only as many more rows as may have to be skipped, not one batch per request slot.
+    let ahead = 0;
+    for (const id of this.inFlightRows) if (id > this.cursor) ahead++;
+    const candidates = this.store.queueHead(this.driver.name, max_events + ahead, this.cursor);
     const now = Date.now();
     const rows: QueueRow[] = [];
     let bytes = 0;
@@ -254,17 +319,17 @@ export class DeliveryWorker {
     }
     const full = rows.length >= max_events || bytes >= max_bytes * 0.9;
     const age = now - rows[0]!.enqueuedAt;
-    if (!full && !this.stopping && age < max_wait_ms && rows[0]!.attempts === 0) {
+    if (!full && !flush && age < max_wait_ms && rows[0]!.attempts === 0) {
       return { kind: 'wait', ms: max_wait_ms - age };
     }
     return { kind: 'send', rows };
   }
 
   private async send(rows: QueueRow[]): Promise<void> {
-    for (const r of rows) this.inFlightRows.add(r.rowid);
-    this.cursor = Math.max(this.cursor, rows[rows.length - 1]!.rowid);
+    this.reserve(rows);
     this.status.inFlight = this.pending.size + 1;
-    const events: QueuedEvent[] = rows.map((r) => new StoredEvent(r));
+    const events: QueuedEvent[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) events[i] = new StoredEvent(rows[i]!);
     let results: DeliveryResult[];
     try {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.settings.request_timeout_ms)]);
@@ -313,13 +378,22 @@ export class DeliveryWorker {
       }
     }
     this.store.settle(this.driver.name, { delivered, rejected, retried });
-    const gone = [...delivered, ...rejected.map((x) => x.row)];
-    this.depthEvents -= gone.length;
-    for (const r of gone) this.depthBytes -= r.bytes;
+    let goneBytes = 0;
+    for (const r of delivered) goneBytes += r.bytes;
+    for (const x of rejected) goneBytes += x.row.bytes;
+    this.depthEvents -= delivered.length + rejected.length;
+    this.depthBytes -= goneBytes;
+    this.settled.events += delivered.length + rejected.length;
+    this.settled.bytes += goneBytes;
     if (rejected.length) {
       this.log('warn', `Output ${this.name}: ${rejected.length} event(s) rejected and dead-lettered (first reason: ${rejected[0]!.reason}).`);
     }
-    if (retried.length) this.cursor = Math.min(this.cursor, minRetried - 1);
+    if (retried.length) {
+      // retried events go out again before anything after them: a prefetched batch must not overtake them
+      this.dropPrefetched();
+      this.cursor = Math.min(this.cursor, minRetried - 1);
+    }
+    this.onChange?.();
   }
 }
 

@@ -98,6 +98,31 @@ describe('lkrg-siem CLI', () => {
     expect(y.stderr).toMatch(/--config: ".*broken.yaml" is not valid: not valid YAML/);
   });
 
+  it('run: a setting only the output driver checks is a configuration error naming the key, exit 2, and no output is left running', async () => {
+    // the kafka output is built first (its driver, in its delivery thread); the elasticsearch
+    // driver then refuses the missing CA file: the run stops at once with the key named
+    const cfg = join(dir, 'bad-ca.yaml');
+    const store = join(repoRoot, 'test', 'fixtures', 'demo', 'lkrg-logger');
+    writeFileSync(
+      cfg,
+      [
+        `state_file: ${join(dir, 'bad-ca.db')}`,
+        'sources:',
+        `  - { type: logger_store, path: ${store}, mode: replay }`,
+        'outputs:',
+        '  - { type: kafka, name: k, brokers: ["127.0.0.1:9"] }',
+        '  - { type: elasticsearch, name: es, urls: ["https://127.0.0.1:9"], tls: { ca_file: /nonexistent/lkrg-ca.pem } }',
+        '',
+      ].join('\n'),
+    );
+    const t0 = Date.now();
+    const r = await runCli(['run', '--config', cfg], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('configuration error');
+    expect(r.stderr).toContain('outputs.es.tls.ca_file: "/nonexistent/lkrg-ca.pem" is not valid');
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
   it('demo: processes the bundled samples into ./out and prints a per-host summary', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'lkrg-demo-'));
     const r = await runCli(['demo'], { cwd });

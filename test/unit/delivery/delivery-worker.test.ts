@@ -147,6 +147,62 @@ describe('DeliveryWorker', () => {
     expect(d.sent).toEqual([['a', 'b', 'c'], ['a', 'b', 'c'], ['d', 'e', 'f']]);
   });
 
+  it('reads the next full batch while the slots are busy, and sends it in order when one frees', async () => {
+    const store = new StateStore(':memory:');
+    queue(store, 'o', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']);
+    const reads: { limit: number; inFlight: number }[] = [];
+    let inFlight = 0;
+    const queueHead = store.queueHead.bind(store);
+    store.queueHead = (output, limit, after) => {
+      reads.push({ limit, inFlight });
+      return queueHead(output, limit, after);
+    };
+    const d = new ScriptedDriver('o', async (b) => {
+      inFlight++;
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return b.map(() => ({ status: 'delivered' }));
+    });
+    const w = new DeliveryWorker(store, d, settings(), quiet);
+    w.start();
+    await w.drain();
+    await w.stop(Date.now());
+    expect(d.sent).toEqual([['a', 'b', 'c'], ['d', 'e', 'f'], ['g', 'h', 'i']]);
+    // the 2nd and 3rd batches were read while a request was in flight, one batch of rows per read
+    expect(reads.filter((r) => r.inFlight > 0).length).toBeGreaterThanOrEqual(2);
+    expect(reads.every((r) => r.limit === 3)).toBe(true);
+    expect(store.queueStats('o').depth).toBe(0);
+  });
+
+  it('never lets a batch read ahead overtake retried events (max_in_flight 1)', async () => {
+    const store = new StateStore(':memory:');
+    queue(store, 'o', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']);
+    const d = new ScriptedDriver('o', async (b, call) => {
+      await new Promise((r) => setTimeout(r, 10));
+      return b.map((e) => (call === 2 && e.id === 'e' ? { status: 'retry', reason: 'NOT_LEADER' } : { status: 'delivered' }));
+    });
+    const w = new DeliveryWorker(store, d, settings(), quiet);
+    w.start();
+    await w.drain();
+    await w.stop(Date.now());
+    expect(d.sent).toEqual([['a', 'b', 'c'], ['d', 'e', 'f'], ['e', 'g', 'h'], ['i']]);
+  });
+
+  it('sends a partial batch at once when draining instead of waiting max_wait_ms', async () => {
+    const store = new StateStore(':memory:');
+    queue(store, 'o', ['a', 'b']);
+    const d = new ScriptedDriver('o', (b) => b.map(() => ({ status: 'delivered' })));
+    const w = new DeliveryWorker(store, d, settings({ max_wait_ms: 60_000 }), quiet);
+    w.start();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(d.sent).toEqual([]); // a live source may still add events: the partial batch waits
+    const t0 = Date.now();
+    await w.drain();
+    await w.stop(Date.now());
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(d.sent).toEqual([['a', 'b']]);
+  });
+
   it('aborts an in-flight send at the shutdown deadline and leaves it queued', async () => {
     const store = new StateStore(':memory:');
     queue(store, 'o', ['a']);
@@ -158,6 +214,21 @@ describe('DeliveryWorker', () => {
     await w.stop(Date.now() + 100);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(store.queueStats('o').depth).toBe(1);
+  });
+});
+
+describe('the queue the worker reads', () => {
+  it('keeps commit order and byte counts for batches larger than one multi-row insert', () => {
+    const store = new StateStore(':memory:');
+    const ids = Array.from({ length: 61 }, (_, i) => `e${i}-\u00e9`);
+    queue(store, 'o', ids);
+    queue(store, 'p', ['x']);
+    const rows = store.queueHead('o', 100);
+    expect(rows.map((r) => r.eventId)).toEqual(ids);
+    expect(rows.every((r, i) => i === 0 || r.rowid > rows[i - 1]!.rowid)).toBe(true);
+    expect(rows.map((r) => r.bytes)).toEqual(ids.map((id) => Buffer.byteLength(JSON.stringify({ event: { id } }))));
+    expect(store.queueStats('o').depth).toBe(61);
+    expect(store.queueHead('p', 10).map((r) => r.eventId)).toEqual(['x']);
   });
 });
 

@@ -1,9 +1,13 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OutputError, type QueuedEvent } from '../../../../src/core/output.js';
 import {
   classifyBulkItems,
+  docValue,
   encodeBulk,
+  eventNamespace,
   indexTemplateProblem,
+  namespaceInJson,
   parseRetryAfter,
   requestFailure,
   targetIndex,
@@ -47,6 +51,66 @@ describe('encodeBulk', () => {
     expect(enc.positions).toEqual([0, 2]);
     expect(enc.early.get(1)).toMatchObject({ status: 'rejected' });
     expect((enc.early.get(1) as { reason: string }).reason).toMatch(/logs-lkrg.alert-Bad NS/);
+  });
+
+  it('encodes the body byte-identically to JSON-serialized action lines, without reading ev.doc', () => {
+    const docs = [ev('a'), ev('b\u00e9"\\', 'lkrg.log', { data_stream: { namespace: 'prod' } }), ev('c', 'lkrg.alert', { message: 'x\n"data_stream":{"namespace":"evil"}' })];
+    // events whose doc must not be parsed: the namespace comes from the stored text
+    const batch = docs.map((e) => ({ id: e.id, json: e.json, key: e.key, dataset: e.dataset, get doc(): never { throw new Error('doc read'); } }));
+    for (const template of ['logs-{dataset}-{namespace}', 'bench-{dataset}']) {
+      const enc = encodeBulk(batch, template);
+      const expected = docs
+        .map((e) => `${JSON.stringify({ create: { _index: template.replace('{dataset}', e.dataset).replace('{namespace}', eventNamespace(e)), _id: e.id } })}\n${e.json}\n`)
+        .join('');
+      expect(enc.body).toBe(expected);
+    }
+    expect(encodeBulk(batch, 'logs-{dataset}-{namespace}').body).toContain('"_index":"logs-lkrg.alert-default","_id":"c"');
+  });
+
+  it('reads data_stream.namespace from the JSON text exactly as JSON.parse + docValue do', () => {
+    // escaped keys (quote, backslash) are rare: the scanner hands those documents back (SCAN_FAILED)
+    const key = fc.oneof(
+      { arbitrary: fc.constantFrom('data_stream', 'namespace', 'data_stream.namespace', 'event', 'tags', ''), weight: 12 },
+      { arbitrary: fc.constantFrom('a"b', 'x\\', 'n\u0001'), weight: 1 },
+    );
+    const str = fc.oneof(fc.constantFrom('default', 'prod', '', '"namespace":"x"', '\\', '\\"', '{"data_stream":{"namespace":"no"}}', 'é\u2028'), fc.string());
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small', withCrossShrink: true }, str, fc.integer(), fc.boolean(), fc.constant(null), tie('arr'), tie('obj')),
+      arr: fc.array(tie('v'), { maxLength: 3 }),
+      obj: fc.dictionary(key, tie('v'), { maxKeys: 4 }),
+    })).v;
+    const dataStream = fc.dictionary(fc.constantFrom('namespace', 'type', 'dataset', 'a"b'), value, { maxKeys: 3 });
+    const doc = fc.tuple(fc.dictionary(key, value, { maxKeys: 5 }), fc.option(dataStream, { freq: 2 }), fc.dictionary(key, value, { maxKeys: 3 })).map(([a, ds, b]) =>
+      ds === null ? { ...a, ...b } : { ...a, data_stream: ds, ...b },
+    );
+    const hasEscapedKey = (v: unknown): boolean =>
+      v !== null && typeof v === 'object' && Object.entries(v).some(([k, x]) => JSON.stringify(k) !== `"${k}"` || hasEscapedKey(x));
+    let found = 0;
+    fc.assert(
+      fc.property(doc, fc.boolean(), (d, pretty) => {
+        const text = pretty ? JSON.stringify(d, null, 2) : JSON.stringify(d);
+        const want = docValue(JSON.parse(text) as Record<string, unknown>, 'data_stream.namespace');
+        const got = namespaceInJson(text);
+        if (typeof got === 'symbol') return hasEscapedKey(d); // the caller parses such documents
+        if (typeof want === 'string') found++;
+        expect(got).toBe(typeof want === 'string' ? want : undefined);
+        return true;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(found).toBeGreaterThan(100); // the generator does reach the namespace
+    // duplicate keys (JSON.stringify never writes them): the last one wins, as in JSON.parse
+    for (const text of [
+      '{"data_stream":{"namespace":"a"},"x":1,"data_stream":{"namespace":"b"}}',
+      '{"data_stream":{"namespace":"a","namespace":"b"},"tags":["x"]}',
+      '{"data_stream.namespace":"flat","data_stream":{"namespace":"n"}}',
+      '{"data_stream":{"namespace":"n"},"data_stream.namespace":7}',
+      '{"data_stream":{"namespace":"a"},"data_stream":[{"namespace":"b"}]}',
+      ' { "a" : [ 1 , { "data_stream" : { "namespace" : "deep" } } ] , "data_stream" : { "namespace" : "top\\u00e9" } } ',
+    ]) {
+      const want = docValue(JSON.parse(text) as Record<string, unknown>, 'data_stream.namespace');
+      expect(namespaceInJson(text)).toBe(typeof want === 'string' ? want : undefined);
+    }
   });
 
   it('validates index templates', () => {

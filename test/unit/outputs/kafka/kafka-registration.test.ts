@@ -4,12 +4,12 @@ import { outputType } from '../../../../outputs/output-registry.js';
 import { kafkaUrlToConfig } from '../../../../outputs/kafka/index.js';
 
 describe('kafka output registration', () => {
-  it('validates a section with the shared field specs and builds the driver from it', () => {
+  it('validates a section with the shared field specs and builds the driver from it', async () => {
     const def = outputType('kafka')!;
     expect(def.kind).toBe('queued');
     const cfg = applySpec(def.fields, { name: 'siem', brokers: ['127.0.0.1:9092'] }, 'outputs[0]');
     expect(cfg).toMatchObject({ topic: 'lkrg-{dataset}', value_format: 'ecs_json', compression: 'gzip', acks: -1, request_timeout_ms: 30_000 });
-    const driver = def.createDriver!(cfg, 'siem');
+    const driver = await def.createDriver!(cfg, 'siem');
     expect(driver).toMatchObject({ name: 'siem', type: 'kafka', maxInFlight: 1 });
     expect(() => applySpec(def.fields, { brokers: ['a:1'], acks: 1 }, 'outputs[0]')).toThrow(/acks/);
   });

@@ -276,7 +276,7 @@ describe('splunk-hec config', () => {
 });
 
 describe('splunk-hec registration', () => {
-  it('is a queued output type with delivery fields, reachable from --output, with defaults filled', () => {
+  it('is a queued output type with delivery fields, reachable from --output, with defaults filled', async () => {
     const def = outputType('splunk_hec')!;
     expect(def.kind).toBe('queued');
     expect(def.fields).toHaveProperty('batch');
@@ -286,7 +286,7 @@ describe('splunk-hec registration', () => {
     // the printed config holds only the variable name, never the token
     process.env.LKRG_TEST_HEC_TOKEN = TOKEN;
     expect(JSON.stringify(redact(def.fields, cfg!))).not.toContain(TOKEN);
-    const d = def.createDriver!(cfg!, 'splunk_hec');
+    const d = await def.createDriver!(cfg!, 'splunk_hec');
     expect(d.type).toBe('splunk_hec');
     drivers.push(d as SplunkHecOutput);
   });
