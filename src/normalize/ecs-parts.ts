@@ -101,10 +101,18 @@ export function isInt(v: unknown, max: number): v is number {
 
 /** @timestamp of an event: its own time, else when received, else when read. Used by both encoders; never throws. */
 export function timestampOf(ev: LkrgEvent): string {
+  return isoFromMicros(timestampUsOf(ev));
+}
+
+/**
+ * The event's `@timestamp` in epoch µs: the record's time, else its receive time, else when it
+ * was read. Used by the ECS encoders and the run summary.
+ */
+export function timestampUsOf(ev: LkrgEvent): number {
   const r = ev.record;
-  if (r.timeUs !== null && Number.isFinite(r.timeUs)) return isoFromMicros(r.timeUs);
-  if (r.receivedUs !== undefined && Number.isFinite(r.receivedUs)) return isoFromMicros(r.receivedUs);
-  return isoFromMicros(ev.readAtMs * 1000);
+  if (r.timeUs !== null && Number.isFinite(r.timeUs)) return r.timeUs;
+  if (r.receivedUs !== undefined && Number.isFinite(r.receivedUs)) return r.receivedUs;
+  return ev.readAtMs * 1000;
 }
 
 /** event.created of an event: when received, else when read. Used by both encoders; never throws. */

@@ -321,6 +321,17 @@ function skipCallerId(s: string, end: number): number {
   return i;
 }
 
+/** The entry for (level, action, category) of a nested map, created by `make` when missing. */
+function bucketFor<T>(m: Map<string, Map<string, Map<string, T>>>, level: string, action: string, category: string, make: () => T): T {
+  let byAction = m.get(level);
+  if (byAction === undefined) m.set(level, (byAction = new Map()));
+  let byCategory = byAction.get(action);
+  if (byCategory === undefined) byAction.set(action, (byCategory = new Map()));
+  let v = byCategory.get(category);
+  if (v === undefined) byCategory.set(category, (v = make()));
+  return v;
+}
+
 /** A template match: the template and the extracted fields. */
 export interface TemplateMatch {
   readonly template: CatalogTemplate;
@@ -350,7 +361,7 @@ export class LkrgMessageParser {
    */
   constructor(catalog: LkrgCatalog = loadLkrgCatalog()) {
     this.catalog = catalog;
-    const current = new Map<string, BucketBuilder>();
+    const current = new Map<string, Map<string, Map<string, BucketBuilder>>>();
     const legacy = new BucketBuilder();
     const legacyPanic = new BucketBuilder();
     const raw = new Map<number, BucketBuilder>();
@@ -373,10 +384,7 @@ export class LkrgMessageParser {
       };
       if (firstLine.startsWith('LKRG: ')) {
         const p = splitCurrent(firstLine, 0, firstLine.length);
-        const key = `${p.level}|${p.action}|${p.category}`;
-        let b = current.get(key);
-        if (b === undefined) current.set(key, (b = new BucketBuilder()));
-        b.add(candidate(t, leadOf(p.restStart)));
+        bucketFor(current, p.level ?? '', p.action ?? '', p.category ?? '', () => new BucketBuilder()).add(candidate(t, leadOf(p.restStart)));
       } else if (firstLine.startsWith(`${LEGACY_TAG} `)) {
         legacy.add(candidate(t, leadOf(LEGACY_TAG.length + 1)));
       } else if (firstLine.startsWith(legacyPanicPrefix)) {
@@ -389,13 +397,10 @@ export class LkrgMessageParser {
         if (c < 128) this.firstChar[c] = 1;
       }
     }
-    for (const [k, b] of current) {
-      const [level, action, category] = k.split('|') as [string, string, string];
-      let byAction = this.current.get(level);
-      if (byAction === undefined) this.current.set(level, (byAction = new Map()));
-      let byCategory = byAction.get(action === 'null' ? '' : action);
-      if (byCategory === undefined) byAction.set(action === 'null' ? '' : action, (byCategory = new Map()));
-      byCategory.set(category === 'null' ? '' : category, b.build());
+    for (const [level, byAction] of current) {
+      for (const [action, byCategory] of byAction) {
+        for (const [category, b] of byCategory) bucketFor(this.current, level, action, category, () => b.build());
+      }
     }
     this.legacy = legacy.build();
     this.legacyPanic = legacyPanic.build();

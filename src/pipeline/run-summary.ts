@@ -4,7 +4,7 @@
  * printed by the CLI at the end of `replay` and `demo`.
  */
 import type { LkrgEvent, MalformedRecord } from '../core/types.js';
-import { isoFromMicros } from '../normalize/ecs-normalizer.js';
+import { isoFromMicros, timestampUsOf } from '../normalize/ecs-parts.js';
 
 /** Counters of one host. */
 export interface HostSummary {
@@ -51,9 +51,7 @@ export class RunSummary {
       this.hosts.set(name, h);
     }
     h.events++;
-    // the event's @timestamp: record time, else receive time, else read time
-    const us = r.timeUs !== null && Number.isFinite(r.timeUs) ? r.timeUs
-      : r.receivedUs !== undefined && Number.isFinite(r.receivedUs) ? r.receivedUs : e.readAtMs * 1000;
+    const us = timestampUsOf(e);
     if (h.firstUs === undefined || us < h.firstUs) h.firstUs = us;
     if (h.lastUs === undefined || us > h.lastUs) h.lastUs = us;
     if (r.notice) {
