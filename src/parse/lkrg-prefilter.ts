@@ -26,7 +26,9 @@ export function mayBeLkrg(text: string): boolean {
 
 /**
  * The byte-level twin of {@link mayBeLkrg} for sources that see raw (still escaped) lines:
- * tests `buf[start,end)` without decoding it. It remembers, per buffer, where the next `LKRG`
+ * tests `buf[start,end)` without decoding it, as strictly as it can without missing a line
+ * mayBeLkrg would pass. The WebAssembly store line scanner (src/wasm/logger-line-scan.ts)
+ * applies the same rule; test/unit/sources/logger-line-scanner.test.ts holds them equal. It remembers, per buffer, where the next `LKRG`
  * and `lkrg` occur, so a run of ordinary kernel lines costs one scan of the buffer in total,
  * not one per line. One instance per reader (it is stateful); never throws.
  */
@@ -38,8 +40,24 @@ export class LkrgByteFilter {
   test(buf: Buffer, start: number, end: number): boolean {
     if (end <= start) return false;
     const c = buf[start]!;
-    // continuation lines, frames, \tName: [...] (escaped as \x09 in the store), Kernel panic, ...
-    if (c === 32 || c === 9 || c === 92 || c === 75 || c === 72 || c === 45 || c === 110) return true;
+    // continuation lines, frames, \tName: [...] (escaped as \x09 in the store)
+    if (c === 32 || c === 9 || c === 92) return true;
+    // the words mayBeLkrg looks for at the start; an escape within them could hide one, so
+    // a backslash there passes too (the decoded text is then tested)
+    switch (c) {
+      case 75: // K
+        if (startsWithRaw(buf, start, end, 'Kernel panic')) return true;
+        break;
+      case 72: // H
+        if (startsWithRaw(buf, start, end, 'Hidden module') || startsWithRaw(buf, start, end, 'HIDDEN MODULE')) return true;
+        break;
+      case 45: // -
+        if (startsWithRaw(buf, start, end, '---')) return true;
+        break;
+      case 110: // n
+        if (startsWithRaw(buf, start, end, 'name[')) return true;
+        break;
+    }
     if (buf !== this.buf) {
       this.buf = buf;
       this.nextUpper = -1;
@@ -50,6 +68,24 @@ export class LkrgByteFilter {
     if (this.nextLower < start) this.nextLower = indexOrEnd(buf, 'lkrg', start);
     return this.nextLower < end;
   }
+}
+
+/**
+ * True when the raw bytes buf[start, end) start with the ASCII `word`, or hold a backslash
+ * (an escape) before the word's length: a decoded text could then start with it.
+ */
+function startsWithRaw(buf: Buffer, start: number, end: number, word: string): boolean {
+  const n = Math.min(end - start, word.length);
+  let i = 0;
+  for (; i < n; i++) {
+    const b = buf[start + i]!;
+    if (b === 92) return true;
+    if (b !== word.charCodeAt(i)) break;
+  }
+  if (i === word.length) return true;
+  // a mismatch or the end: an escape may still follow within the word's length
+  for (let j = i; j < n; j++) if (buf[start + j] === 92) return true;
+  return false;
 }
 
 function indexOrEnd(buf: Buffer, needle: string, from: number): number {

@@ -30,6 +30,11 @@ export class BatchBuilder {
     return this.records.length + this.malformed.length >= this.maxRecords || this.bytes >= this.maxBytes;
   }
 
+  /** Input bytes the batch may still take before it is full by size. */
+  bytesLeft(): number {
+    return this.maxBytes - this.bytes;
+  }
+
   /** True when something (records, malformed or consumed bytes) is pending. */
   pending(): boolean {
     return this.records.length > 0 || this.malformed.length > 0 || this.bytes > 0;

@@ -93,6 +93,35 @@ export class LineSplitter {
     return true;
   }
 
+  /** Start of the last run taken by {@link takeRun} in {@link buf}. */
+  runStart = 0;
+  /** End of that run (just after its last newline). */
+  runEnd = 0;
+  /** Absolute stream offset of the run's first byte. */
+  runOffset = 0;
+
+  /**
+   * Takes every complete line left in the current chunk at once, when no line is carried over
+   * from an earlier chunk: `buf[runStart, runEnd)` then holds whole lines, each ending with a
+   * newline, at stream offset `runOffset`, and the splitter moves past them. Lines longer than
+   * the cap are the caller's to cut. At most `maxBytes` are taken (a run ends on a line end).
+   * Returns false when next() must be used instead (a carried line, or no newline left).
+   */
+  takeRun(maxBytes: number): boolean {
+    if (this.carryTotal > 0) return false;
+    const chunk = this.chunk;
+    const from = this.pos;
+    const last = chunk.lastIndexOf(10, Math.min(chunk.length, from + maxBytes) - 1);
+    if (last < from) return false;
+    this.buf = chunk;
+    this.runStart = from;
+    this.runEnd = last + 1;
+    this.runOffset = this.consumed;
+    this.pos = last + 1;
+    this.consumed += last + 1 - from;
+    return true;
+  }
+
   /** Bytes of an incomplete last line held so far (0 when the input ended on a newline). */
   pendingBytes(): number {
     return this.carryTotal;

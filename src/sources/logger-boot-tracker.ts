@@ -164,6 +164,36 @@ export class LoggerBootTracker {
     return v;
   }
 
+  /**
+   * Applies a run of ordinary records the WebAssembly line scanner tracked for stream `s` (the
+   * client's only one): its new state from the scanner's state block (slots 1-6, see
+   * LoggerLineScanner) and `pairs` (seq, hash) pairs, of which the ring holds the last 64 in
+   * slot order. The result equals calling track() for each record of the run.
+   */
+  applyFastRun(s: BootStreamState, st: Float64Array, ring: Float64Array, pairs: number): void {
+    s.bootWallUs = st[1]!;
+    s.lastSeq = st[2]!;
+    s.lastUptimeUs = st[3]!;
+    s.lastSendUs = st[4]!;
+    s.lastSendUptimeUs = st[5]!;
+    s.lastFlag = st[6] === 1 ? 'c' : '-';
+    // the duplicate window as track() leaves it: pairs are pushed one by one, and whenever
+    // 2×WINDOW pairs are reached the oldest are cut down to WINDOW
+    const r = s.recent;
+    const had = r.length >> 1;
+    let keep: number;
+    if (had + pairs < WINDOW * 2) keep = had + pairs;
+    else keep = WINDOW + ((pairs - Math.max(1, WINDOW * 2 - had)) % WINDOW);
+    const slots = ring.length >> 1;
+    const fromRing = Math.min(keep, pairs);
+    const out: number[] = keep > fromRing ? r.slice(r.length - (keep - fromRing) * 2) : [];
+    for (let i = pairs - fromRing; i < pairs; i++) {
+      const at = (i % slots) * 2;
+      out.push(ring[at]!, ring[at + 1]!);
+    }
+    s.recent = out;
+  }
+
   private newStream(f: LoggerFields, hash: number, bw: number): TrackVerdict {
     const boots = this.state.boots;
     const fresh: BootStreamState = {

@@ -7,7 +7,7 @@ import type { HostIdentity, RawRecord } from '../core/types.js';
 import { rawForReport } from '../parse/containers/escape.js';
 import { completeLoggerRecord, newLoggerFields, scanLoggerFields } from '../parse/containers/logger-record.js';
 import type { BatchBuilder } from './batch-builder.js';
-import { LoggerBootTracker, recordHash, type BootTrackerState } from './logger-boot-tracker.js';
+import { LoggerBootTracker, recordHash, type BootStreamState, type BootTrackerState } from './logger-boot-tracker.js';
 
 /** Options shared by sources that read logger records. */
 export interface LoggerLineOptions {
@@ -36,7 +36,8 @@ export class LoggerLineHandler {
   malformedCount = 0;
   /** Duplicates dropped. */
   duplicateCount = 0;
-  private readonly f = newLoggerFields();
+  /** The header of the line being handled; callers of {@link scanned} fill it first. */
+  readonly f = newLoggerFields();
   private readonly prefilter: ((text: string) => boolean) | undefined;
   private readonly prefilterBytes: ((buf: Buffer, start: number, end: number) => boolean) | undefined;
   private readonly skewWarnUs: number;
@@ -68,14 +69,23 @@ export class LoggerLineHandler {
       b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: 'line longer than the line cap (cut)', raw: rawForReport(buf, start, end, 1024) });
       return;
     }
-    const f = this.f;
-    const err = start === end ? 'empty line' : scanLoggerFields(buf, start, end, f);
+    const err = start === end ? 'empty line' : scanLoggerFields(buf, start, end, this.f);
     if (err !== null) {
       this.flushDuplicates(b);
       this.malformedCount++;
       b.malformed.push({ streamId: this.streamId, origin: this.origin, offset, line, reason: `malformed store record: ${err}`, raw: rawForReport(buf, start, end) });
       return;
     }
+    this.scanned(b, buf, start, end, offset, line, undefined);
+  }
+
+  /**
+   * The rest of {@link line} for a line whose header is already in {@link fields} (the
+   * WebAssembly line scanner reads headers of whole runs). `candidate`: the byte prefilter's
+   * answer when the caller has it, undefined to ask the prefilter. Never throws.
+   */
+  scanned(b: BatchBuilder, buf: Buffer, start: number, end: number, offset: number, line: number, candidate: boolean | undefined): void {
+    const f = this.f;
     // identity of the kernel record within its boot: event uptime, prio, message length and
     // first bytes. Identical for reconnect resends and replayed sessions (a duplicate is the
     // same record), computed from numbers already scanned: no pass over the line bytes
@@ -100,7 +110,7 @@ export class LoggerLineHandler {
         host: { ip: this.client, bootId: v.bootId }, timeUs: f.sendUs - (f.sendUptimeUs - f.eventUptimeUs), receivedUs: f.recvUs, notice: n,
       });
     }
-    if (this.prefilterBytes && !this.prefilterBytes(buf, f.msgStart, end)) return;
+    if (this.prefilterBytes && !(candidate ?? this.prefilterBytes(buf, f.msgStart, end))) return;
     const rec = completeLoggerRecord(buf, start, end, f);
     if (this.prefilter && !this.prefilter(rec.text)) return;
     let extra: Record<string, string> | undefined;
@@ -115,6 +125,23 @@ export class LoggerLineHandler {
     };
     if (extra) r.extra = extra;
     b.records.push(r);
+  }
+
+  /**
+   * The boot stream whose ordinary lines the WebAssembly scanner may consume in place (see
+   * LoggerLinePump), or undefined when every line must come here: records are yielded for
+   * every line (includeNonLkrg), a run of duplicates is pending, or the client has several
+   * boot streams at once.
+   */
+  /** True when every line becomes a record (no prefilter): the scanner's fast path never applies. */
+  get allLines(): boolean {
+    return this.prefilterBytes === undefined;
+  }
+
+  fastStream(): BootStreamState | undefined {
+    if (this.prefilterBytes === undefined || this.dupRun !== null) return undefined;
+    const boots = this.tracker.state.boots;
+    return boots.length === 1 ? boots[0] : undefined;
   }
 
   private hostOf(bootId: string): HostIdentity {

@@ -27,6 +27,8 @@ import {
 import { LineSplitter } from './line-splitter.js';
 import type { BootTrackerState } from './logger-boot-tracker.js';
 import { LoggerLineHandler, type LoggerLineOptions } from './logger-line-handler.js';
+import { LoggerLinePump } from './logger-line-pump.js';
+import { LoggerLineScanner } from './logger-line-scanner.js';
 
 /** Options of {@link LoggerStoreSource}. */
 export interface LoggerStoreSourceOptions extends LoggerLineOptions, BatchLimits {
@@ -40,6 +42,11 @@ export interface LoggerStoreSourceOptions extends LoggerLineOptions, BatchLimits
   readonly maxLineBytes?: number;
   /** Read size (default 1 MiB). */
   readonly chunkBytes?: number;
+  /**
+   * Read store lines with the WebAssembly line scanner when it loads (default true); false:
+   * JavaScript only. Both give the same batches (tests compare them); the scanner is faster.
+   */
+  readonly lineScanner?: boolean;
   /** Source id (default 'logger-store'). */
   readonly id?: string;
   /**
@@ -71,11 +78,20 @@ interface Client { readonly name: string; readonly dir: string; readonly streamI
 export class LoggerStoreSource implements Source {
   readonly id: string;
   private readonly clientRe: RegExp;
+  private scanner: LoggerLineScanner | null | undefined;
 
   constructor(private readonly opts: LoggerStoreSourceOptions) {
     if (opts.paths.length === 0) throw new ConfigError('sources[].path', opts.paths, 'give at least one store directory or file');
     this.id = opts.id ?? 'logger-store';
     this.clientRe = opts.clientName ?? IPV4;
+  }
+
+  /** The WebAssembly line scanner all readers of this source share (they take turns), or null. */
+  private lineScanner(): LoggerLineScanner | null {
+    if (this.scanner === undefined) {
+      this.scanner = this.opts.lineScanner === false ? null : LoggerLineScanner.create(this.opts.chunkBytes ?? CHUNK_BYTES);
+    }
+    return this.scanner;
   }
 
   /** Sum of file sizes (compressed size for .gz), replay progress. */
@@ -152,6 +168,8 @@ export class LoggerStoreSource implements Source {
     const start = await this.resolveStart(c, saved, ctx);
     const h = new LoggerLineHandler(c.name, c.streamId, '', this.opts, saved?.v === 1 ? saved.tracker : undefined);
     const b = new BatchBuilder(this.opts);
+    const chunkBytes = this.opts.chunkBytes ?? CHUNK_BYTES;
+    const scanner = this.lineScanner();
     for (let i = start.index; i < c.files.length; i++) {
       const f = c.files[i]!;
       const offset0 = i === start.index ? start.offset : 0;
@@ -159,19 +177,16 @@ export class LoggerStoreSource implements Source {
       const ident = await identify(f.path);
       h.origin = f.path;
       const sp = new LineSplitter(offset0, this.opts.maxLineBytes);
-      for await (const chunk of readChunks(f.path, offset0, this.opts.chunkBytes ?? CHUNK_BYTES, ctx.signal)) {
+      const pump = new LoggerLinePump(sp, h, b, scanner, line);
+      for await (const chunk of readChunks(f.path, offset0, chunkBytes, ctx.signal)) {
         sp.push(chunk);
-        while (sp.next()) {
-          line++;
-          h.line(b, sp.buf, sp.start, sp.end, sp.lineOffset, line, sp.overlong);
-          b.bytes += sp.lineBytes;
-          if (b.full()) {
-            h.flushDuplicates(b);
-            yield b.take(this.position(c, path.basename(f.path), ident, sp.consumed, line, h));
-          }
+        while (pump.pump()) {
+          h.flushDuplicates(b);
+          yield b.take(this.position(c, path.basename(f.path), ident, pump.consumed, pump.line, h));
         }
         if (ctx.signal.aborted) return;
       }
+      line = pump.line;
       const tail = sp.takeTail();
       if (tail) h.incomplete(b, tail.buf, tail.offset, line + 1, tail.bytes);
       h.flushDuplicates(b);
@@ -199,7 +214,7 @@ export class LoggerStoreSource implements Source {
         for (const c of clients) {
           const live = c.files.find((f) => f.rot.n === 0 && !f.rot.date && !f.rot.gz);
           if (!live || tails.has(c.streamId)) continue;
-          const t = new Tail(c, live.path, this.opts, ctx);
+          const t = new Tail(c, live.path, this.opts, ctx, this.lineScanner());
           tails.set(c.streamId, t);
         }
         let progressed = false;
@@ -231,7 +246,13 @@ class Tail {
   private readonly b: BatchBuilder;
   private warned = new Set<string>();
 
-  constructor(private readonly c: Client, private readonly file: string, private readonly opts: LoggerStoreSourceOptions, private readonly ctx: SourceContext) {
+  constructor(
+    private readonly c: Client,
+    private readonly file: string,
+    private readonly opts: LoggerStoreSourceOptions,
+    private readonly ctx: SourceContext,
+    private readonly scanner: LoggerLineScanner | null,
+  ) {
     const saved = ctx.positions.get(c.streamId) as LoggerStorePosition | undefined;
     this.h = new LoggerLineHandler(c.name, c.streamId, file, opts, saved?.v === 1 ? saved.tracker : undefined);
     this.sp = new LineSplitter(0, opts.maxLineBytes);
@@ -286,19 +307,16 @@ class Tail {
       const sp = new LineSplitter(saved.offset, this.opts.maxLineBytes);
       let line = saved.line;
       this.h.origin = f.path;
+      const pump = new LoggerLinePump(sp, this.h, this.b, this.scanner, line);
       for await (const chunk of readChunks(f.path, saved.offset, this.opts.chunkBytes ?? CHUNK_BYTES, this.ctx.signal)) {
         sp.push(chunk);
-        while (sp.next()) {
-          line++;
-          this.h.line(this.b, sp.buf, sp.start, sp.end, sp.lineOffset, line, sp.overlong);
-          this.b.bytes += sp.lineBytes;
-          if (this.b.full()) {
-            this.h.flushDuplicates(this.b);
-            const p: LoggerStorePosition = { v: 1, name: path.basename(f.path), file: ident, offset: sp.consumed, line, tracker: this.h.tracker.snapshot() };
-            yield this.b.take({ [this.c.streamId]: p as unknown as SourcePosition });
-          }
+        while (pump.pump()) {
+          this.h.flushDuplicates(this.b);
+          const p: LoggerStorePosition = { v: 1, name: path.basename(f.path), file: ident, offset: pump.consumed, line: pump.line, tracker: this.h.tracker.snapshot() };
+          yield this.b.take({ [this.c.streamId]: p as unknown as SourcePosition });
         }
       }
+      line = pump.line;
       const tail = sp.takeTail();
       if (tail) this.h.incomplete(this.b, tail.buf, tail.offset, line + 1, tail.bytes);
       this.h.origin = this.file;
@@ -395,16 +413,14 @@ class Tail {
       this.readPos += bytesRead;
       if (this.ident!.fpLen < FINGERPRINT_BYTES && this.readPos > this.ident!.fpLen) await this.refreshIdent();
       this.sp.push(chunk.subarray(0, bytesRead));
-      const sp = this.sp;
-      while (sp.next()) {
-        this.line++;
-        this.h.line(this.b, sp.buf, sp.start, sp.end, sp.lineOffset, this.line, sp.overlong);
-        this.b.bytes += sp.lineBytes;
-        this.offset = sp.consumed;
-        if (this.b.full()) {
-          this.h.flushDuplicates(this.b);
-          yield this.b.take(this.pos());
-        }
+      const pump = new LoggerLinePump(this.sp, this.h, this.b, this.scanner, this.line);
+      for (;;) {
+        const full = pump.pump();
+        this.line = pump.line;
+        this.offset = pump.consumed;
+        if (!full) break;
+        this.h.flushDuplicates(this.b);
+        yield this.b.take(this.pos());
       }
     }
   }
