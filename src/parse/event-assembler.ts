@@ -295,7 +295,7 @@ export class EventAssembler {
       id: eventId(record),
       record,
       parsed,
-      companions: Object.freeze(companions.slice()),
+      companions: companions.length === 0 ? NO_COMPANIONS : Object.freeze(companions.slice()),
       forged: parsed.isLkrg && record.kernelOrigin === false,
       readAtMs,
     });
@@ -303,23 +303,41 @@ export class EventAssembler {
 }
 
 /**
- * Deterministic event id (32 hex chars of sha256): host (ip, else name, else machine id) +
- * boot id + kmsg seq when the record has both seq and boot id, else stream id + offset.
- * Synthetic notice records add their notice type so they never collide with the record at the
- * same position. Used by the assembler; exported for tests and for sources that need the id.
+ * Deterministic event id, 32 hex chars: 16 of the SHA-256 of the record's stream of numbers
+ * (`seq`: host (ip, else name, else machine id) + boot id, when the record has both a kmsg
+ * seq and a boot id; else `pos`: the source stream id), then the seq or the byte offset as
+ * 16 hex digits. Synthetic notice records put their notice type in the hashed part, so they
+ * never collide with the record at the same position. Within one boot (or stream) two
+ * records never share an id; across them, a clash needs a 64-bit hash collision. The hash is
+ * computed once per boot or stream (cached), not per event. Used by the assembler; exported
+ * for tests and for sources that need the id.
  */
 export function eventId(record: RawRecord): string {
   const h = record.host;
   const notice = record.notice === undefined ? '' : `notice:${record.notice.type}\u0000`;
   let key: string;
+  let n: number;
   if (record.seq !== undefined && h.bootId !== undefined && h.bootId !== '') {
-    const host = h.ip || h.name || h.id || '';
-    key = `${notice}seq\u0000${host}\u0000${h.bootId}\u0000${record.seq}`;
+    key = `${notice}seq\u0000${h.ip || h.name || h.id || ''}\u0000${h.bootId}`;
+    n = record.seq;
   } else {
-    key = `${notice}pos\u0000${record.streamId}\u0000${record.offset}`;
+    key = `${notice}pos\u0000${record.streamId}`;
+    n = record.offset;
   }
-  return sha256Hex(key).slice(0, 32);
+  let prefix = idPrefixes.get(key);
+  if (prefix === undefined) {
+    if (idPrefixes.size >= 4096) idPrefixes.clear();
+    prefix = sha256Hex(key).slice(0, 16);
+    idPrefixes.set(key, prefix);
+  }
+  const hex = Math.trunc(n).toString(16);
+  return prefix + (hex.length >= 16 ? hex.slice(-16) : '0000000000000000'.slice(hex.length) + hex);
 }
+
+const NO_COMPANIONS: readonly RawRecord[] = Object.freeze([]);
+
+/** Hashed id prefixes by boot or stream key (bounded: cleared when full). */
+const idPrefixes = new Map<string, string>();
 
 /** Collapse whitespace runs and trim, for comparing an alert text with its panic line. */
 function squash(s: string): string {

@@ -69,7 +69,8 @@ describe('EventAssembler basics', () => {
 describe('event ids', () => {
   it('use host + boot + seq when known, stream + offset otherwise', () => {
     const withSeq = rec('LKRG: ALIVE: Loading LKRG', { seq: 1130, host: { ip: '10.20.30.41', name: 'h', bootId: 'b1' } });
-    const expected = createHash('sha256').update('seq\u000010.20.30.41\u0000b1\u00001130').digest('hex').slice(0, 32);
+    // 16 hex of the hash of host + boot, then the seq as 16 hex digits
+    const expected = createHash('sha256').update('seq\u000010.20.30.41\u0000b1').digest('hex').slice(0, 16) + (1130).toString(16).padStart(16, '0');
     expect(eventId(withSeq)).toBe(expected);
     expect(eventId(withSeq)).toMatch(/^[0-9a-f]{32}$/);
     // Same record read again from another file or offset: same id (stable across replays).
@@ -83,7 +84,7 @@ describe('event ids', () => {
     expect(eventId({ ...withSeq, host: { ip: '10.20.30.41', bootId: 'b2' } })).not.toBe(expected);
 
     const noSeq = rec('x', { streamId: 'file:1', offset: 4096, host: { name: 'h' } });
-    expect(eventId(noSeq)).toBe(createHash('sha256').update('pos\u0000file:1\u00004096').digest('hex').slice(0, 32));
+    expect(eventId(noSeq)).toBe(createHash('sha256').update('pos\u0000file:1').digest('hex').slice(0, 16) + '0000000000001000');
     expect(eventId({ ...noSeq, offset: 4097 })).not.toBe(eventId(noSeq));
     // No boot id: seq alone is not trusted, position is used.
     expect(eventId({ ...noSeq, seq: 5 })).toBe(eventId(noSeq));
