@@ -77,12 +77,14 @@ const SCHEMA_VERSION = 1;
 const INSERT_CHUNK = 25;
 
 /**
- * WAL pages between automatic checkpoints (SQLite's default is 1000, 4 MB). Queued rows are
- * written and deleted again within seconds; a longer interval copies a page that changed many
- * times into the database once, with fewer fsyncs blocking the event loop. The WAL file may
- * grow to about 32 MB; recovery replays at most that.
+ * WAL bytes between automatic checkpoints (SQLite's default is 1000 pages, 4 MB with 4 KiB
+ * pages). Queued rows are written and deleted again within seconds; a longer interval copies a
+ * page that changed many times into the database once, with fewer fsyncs blocking the event
+ * loop. The WAL file may grow to about 32 MB; recovery replays at most that.
  */
-const WAL_AUTOCHECKPOINT_PAGES = 8192;
+const WAL_AUTOCHECKPOINT_BYTES = 32 * 1024 * 1024;
+/** Page size of a new state file (see the constructor). */
+const PAGE_SIZE = 16384;
 
 /**
  * Opened by the CLI (one per process) and shared by the pipeline, the delivery workers and
@@ -98,10 +100,15 @@ export class StateStore {
     this.path = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // 16 KiB pages for a new file (an existing one keeps its size): queue rows are ~1.5 KB of
+    // JSON each, and bigger pages cut the B-tree work per row (about 20% less CPU measured for
+    // insert + read + delete of 51k such rows); must precede the switch to WAL
+    this.db.pragma(`page_size = ${PAGE_SIZE}`);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    this.db.pragma(`wal_autocheckpoint = ${Math.max(1000, Math.round(WAL_AUTOCHECKPOINT_BYTES / pageSize))}`);
     this.migrate();
     this.stmts = this.prepare();
   }
