@@ -314,21 +314,20 @@ export class EventAssembler {
  */
 export function eventId(record: RawRecord): string {
   const h = record.host;
-  const notice = record.notice === undefined ? '' : `notice:${record.notice.type}\u0000`;
-  let key: string;
-  let n: number;
-  if (record.seq !== undefined && h.bootId !== undefined && h.bootId !== '') {
-    key = `${notice}seq\u0000${h.ip || h.name || h.id || ''}\u0000${h.bootId}`;
-    n = record.seq;
-  } else {
-    key = `${notice}pos\u0000${record.streamId}`;
-    n = record.offset;
-  }
-  let prefix = idPrefixes.get(key);
+  const bySeq = record.seq !== undefined && h.bootId !== undefined && h.bootId !== '';
+  const n = bySeq ? record.seq! : record.offset;
+  // sources share one host object per boot: its prefix is found without building a key
+  let prefix = record.notice === undefined && bySeq ? hostPrefixes.get(h) : undefined;
   if (prefix === undefined) {
-    if (idPrefixes.size >= 4096) idPrefixes.clear();
-    prefix = sha256Hex(key).slice(0, 16);
-    idPrefixes.set(key, prefix);
+    const notice = record.notice === undefined ? '' : `notice:${record.notice.type}\u0000`;
+    const key = bySeq ? `${notice}seq\u0000${h.ip || h.name || h.id || ''}\u0000${h.bootId}` : `${notice}pos\u0000${record.streamId}`;
+    prefix = idPrefixes.get(key);
+    if (prefix === undefined) {
+      if (idPrefixes.size >= 4096) idPrefixes.clear();
+      prefix = sha256Hex(key).slice(0, 16);
+      idPrefixes.set(key, prefix);
+    }
+    if (record.notice === undefined && bySeq) hostPrefixes.set(h, prefix);
   }
   const hex = Math.trunc(n).toString(16);
   return prefix + (hex.length >= 16 ? hex.slice(-16) : '0000000000000000'.slice(hex.length) + hex);
@@ -336,6 +335,8 @@ export function eventId(record: RawRecord): string {
 
 const NO_COMPANIONS: readonly RawRecord[] = Object.freeze([]);
 
+/** Prefixes of `seq` ids by host object (host objects are immutable: the key cannot change). */
+const hostPrefixes = new WeakMap<RawRecord['host'], string>();
 /** Hashed id prefixes by boot or stream key (bounded: cleared when full). */
 const idPrefixes = new Map<string, string>();
 

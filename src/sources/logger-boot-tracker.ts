@@ -180,11 +180,19 @@ export class LoggerBootTracker {
     // the duplicate window as track() leaves it: pairs are pushed one by one, and whenever
     // 2×WINDOW pairs are reached the oldest are cut down to WINDOW
     const r = s.recent;
+    const slots = ring.length >> 1;
+    if (pairs <= slots) {
+      // the usual case (a few ordinary lines between two LKRG lines): push as track() does
+      for (let i = 0; i < pairs; i++) {
+        r.push(ring[i * 2]!, ring[i * 2 + 1]!);
+        if (r.length >= WINDOW * 4) r.splice(0, r.length - WINDOW * 2);
+      }
+      return;
+    }
     const had = r.length >> 1;
     let keep: number;
     if (had + pairs < WINDOW * 2) keep = had + pairs;
     else keep = WINDOW + ((pairs - Math.max(1, WINDOW * 2 - had)) % WINDOW);
-    const slots = ring.length >> 1;
     const fromRing = Math.min(keep, pairs);
     const out: number[] = keep > fromRing ? r.slice(r.length - (keep - fromRing) * 2) : [];
     for (let i = pairs - fromRing; i < pairs; i++) {

@@ -6,7 +6,8 @@
  *   replay to a file output through the CLI (events/s and peak RSS), the same rate without the
  *   CLI's fixed start-up/exit cost (minus a 1,000-record replay), and the same replay on a
  *   quarter of the input to show that memory does not grow with input size.
- * Options: --records N, --hosts N, --lkrg-share F, --keep (keep the generated store).
+ * The raw split, parse, ECS and CEF stages count the best of --passes measured passes (default 3).
+ * Options: --records N, --hosts N, --lkrg-share F, --passes N, --keep (keep the generated store).
  */
 import { mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -28,6 +29,8 @@ const opt = (name: string, def: number): number => {
 const RECORDS = opt('--records', 2_000_000);
 const HOSTS = opt('--hosts', 20);
 const SHARE = opt('--lkrg-share', 0.05);
+/** Measured passes of the raw split and the parse stage; the best counts. */
+const PASSES = opt('--passes', 3);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
 const cli = join(repoRoot, 'dist', 'src', 'cli.js');
@@ -140,17 +143,21 @@ async function main(): Promise<void> {
   const gen = generateStore(store, { records: RECORDS, hosts: HOSTS, lkrgShare: SHARE, sharedSamples: shared });
   const files = readdirSync(store).map((f) => join(store, f));
 
-  // warm the page cache and the JIT once
+  // warm the page cache and the JIT once; then the best of PASSES passes (the machine is shared:
+  // the fastest pass is the one least disturbed), the same for the raw split and the parse
   rawSplit(files);
   let lines = 0;
-  const tRaw = cpuSeconds(() => (lines = rawSplit(files)));
+  let tRaw = Infinity;
+  for (let p = 0; p < PASSES; p++) tRaw = Math.min(tRaw, cpuSeconds(() => (lines = rawSplit(files))));
   rows.push({ stage: 'raw read + line split', items: lines, unit: 'lines', seconds: tRaw });
 
-  // every stage is measured on its second pass, with the JIT warm, like the raw split
   let parsed: { lines: number; events: LkrgEvent[] } = await parseAndFilter(store);
-  const tParse = await cpuSecondsAsync(async () => {
-    parsed = await parseAndFilter(store);
-  });
+  let tParse = Infinity;
+  for (let p = 0; p < PASSES; p++) {
+    tParse = Math.min(tParse, await cpuSecondsAsync(async () => {
+      parsed = await parseAndFilter(store);
+    }));
+  }
   rows.push({ stage: 'parse + filter (logger source, prefilter, LKRG parser, assembler)', items: lines, unit: 'lines', seconds: tParse, note: `${parsed.events.length} events` });
 
   const normalizer = createNormalizer({ namespace: 'default', keepOriginal: true });
@@ -159,18 +166,26 @@ async function main(): Promise<void> {
   // UTF-8 length taken as the queue does (which also flattens the concatenated text)
   for (const e of lkrgEvents) Buffer.byteLength(normalizer.toEcsJson(e));
   let bytes = 0;
-  const tEcs = cpuSeconds(() => {
-    for (const e of lkrgEvents) bytes += Buffer.byteLength(normalizer.toEcsJson(e));
-  });
+  let tEcs = Infinity;
+  for (let p = 0; p < PASSES; p++) {
+    bytes = 0;
+    tEcs = Math.min(tEcs, cpuSeconds(() => {
+      for (const e of lkrgEvents) bytes += Buffer.byteLength(normalizer.toEcsJson(e));
+    }));
+  }
   rows.push({ stage: 'ECS normalize + JSON encode', items: lkrgEvents.length, unit: 'LKRG events', seconds: tEcs, note: `${Math.round(bytes / lkrgEvents.length)} B/event` });
 
   // the CEF stage encodes the document objects (toEcs), as the CEF outputs do
   const docs: EcsDocument[] = lkrgEvents.map((e) => normalizer.toEcs(e));
   for (const d of docs) normalizer.toCef(d);
   let cefBytes = 0;
-  const tCef = cpuSeconds(() => {
-    for (const d of docs) cefBytes += normalizer.toCef(d).length;
-  });
+  let tCef = Infinity;
+  for (let p = 0; p < PASSES; p++) {
+    cefBytes = 0;
+    tCef = Math.min(tCef, cpuSeconds(() => {
+      for (const d of docs) cefBytes += normalizer.toCef(d).length;
+    }));
+  }
   rows.push({ stage: 'CEF encode (from the ECS document)', items: docs.length, unit: 'LKRG events', seconds: tCef, note: `${Math.round(cefBytes / docs.length)} B/event` });
 
   const full = await replayToFile(store, join(dir, 'replay.ndjson'));
