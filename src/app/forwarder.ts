@@ -51,6 +51,10 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
   // file): its client work then runs beside parsing instead of taking turns with it.
   const threaded = deliveryThreadsAvailable(opts.statePath);
   try {
+    // Delivery threads start first and together: each imports its driver module and client
+    // library (a few hundred ms of compiling) while this thread loads the catalog and the
+    // mappings below, instead of one after the other before any input is read.
+    const starting: Promise<Delivery>[] = [];
     for (const [i, cfg] of opts.outputs.entries()) {
       const type = outputType(cfg.type as string);
       if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
@@ -59,13 +63,21 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       else if (threaded) {
         // the thread imports the driver module (and its client library) and builds the driver
         const s = store.queueStats(name);
-        workers.push(await ThreadedDelivery.create({ statePath: opts.statePath, cfg, name }, { events: s.depth, bytes: s.bytes }, opts.log));
+        starting.push(ThreadedDelivery.create({ statePath: opts.statePath, cfg, name }, { events: s.depth, bytes: s.bytes }, opts.log));
       } else {
         // imports the driver module (and its client library) on first use
         const driver = await type.createDriver!(cfg, name, opts.log);
-        workers.push(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log));
+        starting.push(Promise.resolve(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log)));
       }
     }
+    const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal });
+    const makeAssembler = (): EventAssembler => new EventAssembler({ includeNonLkrg: opts.includeNonLkrg });
+    makeAssembler(); // loads the catalog now, while the threads start
+    // every started thread is kept (the finally block stops it), then the first failure is thrown
+    const started = await Promise.allSettled(starting);
+    for (const r of started) if (r.status === 'fulfilled') workers.push(r.value);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (opts.fresh) {
       for (const s of opts.sources) store.resetPositions(s.stateId);
       for (const s of sinks) store.saveSinkState(s.name, { path: '', length: 0 });
@@ -81,11 +93,10 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       };
     });
     const byName = new Map(workers.map((w) => [w.name, w]));
-    const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal });
     const summary = await runPipeline({
       store,
       sources: opts.sources,
-      makeAssembler: () => new EventAssembler({ includeNonLkrg: opts.includeNonLkrg }),
+      makeAssembler,
       normalizer,
       sinks,
       queues,
