@@ -35,15 +35,9 @@ export interface LoggerRecord extends LoggerFields {
   readonly timeUs: number;
 }
 
-/** {@link LoggerFields} plus where the prio field starts (the store source's duplicate hash starts there). */
-export interface LoggerScan extends LoggerFields {
-  /** Byte index of the first digit of the prio field (valid after a successful scan). */
-  prioStart: number;
-}
-
 /** Creates an empty {@link LoggerFields} for reuse with {@link scanLoggerFields}. */
-export function newLoggerFields(): LoggerScan {
-  return { recvUs: 0, sendUs: 0, sendUptimeUs: 0, prio: 0, seq: 0, eventUptimeUs: 0, flag: '-', msgStart: 0, prioStart: 0 };
+export function newLoggerFields(): LoggerFields {
+  return { recvUs: 0, sendUs: 0, sendUptimeUs: 0, prio: 0, seq: 0, eventUptimeUs: 0, flag: '-', msgStart: 0 };
 }
 
 const MAX_DIGITS = 16;
@@ -54,7 +48,6 @@ const MAX_DIGITS = 16;
  * Called by the logger-store and stdin sources per line; never throws.
  */
 export function scanLoggerFields(buf: Buffer, start: number, end: number, out: LoggerFields): string | null {
-  // `out` normally comes from newLoggerFields() (a LoggerScan): prioStart is set for it too
   let i = start;
   for (let f = 0; f < 6; f++) {
     let v = 0;
@@ -73,7 +66,7 @@ export function scanLoggerFields(buf: Buffer, start: number, end: number, out: L
       case 0: out.recvUs = v; break;
       case 1: out.sendUs = v; break;
       case 2: out.sendUptimeUs = v; break;
-      case 3: out.prio = v; (out as LoggerScan).prioStart = s; break;
+      case 3: out.prio = v; break;
       case 4: out.seq = v; break;
       default: out.eventUptimeUs = v;
     }
