@@ -11,6 +11,9 @@ import type { SearchSettings } from './search-config.js';
 import { buildTemplates, MappingCompat } from './search-templates.js';
 
 /** A server answer with any status (transports never throw for HTTP statuses). */
+
+/** What classifyBulkItems reads of a bulk answer (servers that ignore filter_path send all of it). */
+const BULK_FILTER_PATH = 'items.*.status,items.*.error,items.*._index';
 export interface SearchAnswer {
   readonly status: number;
   readonly headers: Record<string, unknown>;
@@ -97,7 +100,11 @@ export class SearchBulkDriver implements OutputDriver {
     const encoded = encodeBulk(part, this.settings.index);
     for (const [k, r] of encoded.early) results[indexes[k]!] = r;
     if (encoded.positions.length === 0) return;
-    const querystring = this.settings.pipeline ? { pipeline: this.settings.pipeline } : undefined;
+    // filter_path: the answer keeps per item only what the classification reads (status, error,
+    // _index), about a fifth of the full item (_id, _version, result, _shards, _seq_no, ...),
+    // which the server then builds and we parse for every event
+    const querystring: Record<string, string> = { filter_path: BULK_FILTER_PATH };
+    if (this.settings.pipeline) querystring.pipeline = this.settings.pipeline;
     // encoded once here: the client then takes its length and writes it without another pass
     const bulkBody = Buffer.from(encoded.body, 'utf8');
     const res = await this.transport.request({ method: 'POST', path: '/_bulk', bulkBody, querystring }, signal);

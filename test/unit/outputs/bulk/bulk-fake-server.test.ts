@@ -13,6 +13,7 @@ import { createOpenSearchOutput } from '../../../../outputs/opensearch/opensearc
 type Mode = 'item429' | 'req429' | 'limit';
 let mode: Mode = 'item429';
 const bodies: string[] = [];
+const filterPaths: (string | null)[] = [];
 const MAX_ACTIONS = 3; // 'limit' answers 413 above this many actions
 let server: http.Server;
 let url = '';
@@ -28,10 +29,12 @@ beforeAll(async () => {
     req.on('data', (d) => (body += d));
     req.on('end', () => {
       const headers = { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' };
-      if (req.url !== '/_bulk') {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      if (url.pathname !== '/_bulk') {
         res.writeHead(200, headers).end('{}');
         return;
       }
+      filterPaths.push(url.searchParams.get('filter_path'));
       bodies.push(body);
       const actions = body.trimEnd().split('\n').filter((_, i) => i % 2 === 0).map((l) => JSON.parse(l).create._id as string);
       if (mode === 'req429') {
@@ -65,6 +68,8 @@ describe.each([
     const r = await d.send([ev(0), ev(1), ev(2), ev(3)], AbortSignal.timeout(5000));
     expect(r.map((x) => x.status)).toEqual(['delivered', 'retry', 'delivered', 'retry']);
     expect(r[1]).toMatchObject({ reason: '429 es_rejected_execution_exception: rejected execution of primary operation' });
+    // the answer is cut down to what the classification reads
+    expect(filterPaths.at(-1)).toBe('items.*.status,items.*.error,items.*._index');
     await d.close();
   });
 
