@@ -165,37 +165,29 @@ export class LoggerBootTracker {
   }
 
   /**
-   * Applies a run of ordinary records the WebAssembly line scanner tracked for stream `s` (the
-   * client's only one): its new state from the scanner's state block (slots 1-6, see
-   * LoggerLineScanner) and `pairs` (seq, hash) pairs, of which the ring holds the last 64 in
-   * slot order. The result equals calling track() for each record of the run.
+   * Puts the (seq, hash) pairs of a run of ordinary records that the WebAssembly line scanner
+   * tracked for stream `s` into its duplicate window, exactly as track() would have, one by
+   * one. `ring` holds the run's last pairs: pair i at slot i modulo its size (64, at least
+   * 2×WINDOW). Called by LoggerLinePump after it set the stream's other fields.
    */
-  applyFastRun(s: BootStreamState, st: Float64Array, ring: Float64Array, pairs: number): void {
-    s.bootWallUs = st[1]!;
-    s.lastSeq = st[2]!;
-    s.lastUptimeUs = st[3]!;
-    s.lastSendUs = st[4]!;
-    s.lastSendUptimeUs = st[5]!;
-    s.lastFlag = st[6] === 1 ? 'c' : '-';
-    // the duplicate window as track() leaves it: pairs are pushed one by one, and whenever
-    // 2×WINDOW pairs are reached the oldest are cut down to WINDOW
-    const r = s.recent;
+  pushRecentRun(s: BootStreamState, ring: Float64Array, pairs: number): void {
     const slots = ring.length >> 1;
+    const r = s.recent;
     if (pairs <= slots) {
-      // the usual case (a few ordinary lines between two LKRG lines): push as track() does
+      // the usual case (a few ordinary lines between two LKRG lines)
       for (let i = 0; i < pairs; i++) {
         r.push(ring[i * 2]!, ring[i * 2 + 1]!);
         if (r.length >= WINDOW * 4) r.splice(0, r.length - WINDOW * 2);
       }
       return;
     }
-    const had = r.length >> 1;
-    let keep: number;
-    if (had + pairs < WINDOW * 2) keep = had + pairs;
-    else keep = WINDOW + ((pairs - Math.max(1, WINDOW * 2 - had)) % WINDOW);
-    const fromRing = Math.min(keep, pairs);
-    const out: number[] = keep > fromRing ? r.slice(r.length - (keep - fromRing) * 2) : [];
-    for (let i = pairs - fromRing; i < pairs; i++) {
+    // More pairs than the ring holds, so more than 2×WINDOW: the window has been cut at least
+    // once during the run and holds only pairs of the run, as many as the cutting cycle leaves
+    // (from the first cut at 2×WINDOW down to WINDOW, then every WINDOW pushes).
+    const firstCut = Math.max(1, WINDOW * 2 - (r.length >> 1));
+    const keep = WINDOW + ((pairs - firstCut) % WINDOW);
+    const out: number[] = [];
+    for (let i = pairs - keep; i < pairs; i++) {
       const at = (i % slots) * 2;
       out.push(ring[at]!, ring[at + 1]!);
     }

@@ -80,7 +80,7 @@ export class LoggerLineHandler {
   }
 
   /**
-   * The rest of {@link line} for a line whose header is already in {@link fields} (the
+   * The rest of {@link line} for a line whose header is already in {@link f} (the
    * WebAssembly line scanner reads headers of whole runs). `candidate`: the byte prefilter's
    * answer when the caller has it, undefined to ask the prefilter. Never throws.
    */
@@ -127,19 +127,19 @@ export class LoggerLineHandler {
     b.records.push(r);
   }
 
+  /** True when every line becomes a record (no prefilter): the scanner's fast path never applies. */
+  get allLines(): boolean {
+    return this.prefilterBytes === undefined;
+  }
+
   /**
    * The boot stream whose ordinary lines the WebAssembly scanner may consume in place (see
    * LoggerLinePump), or undefined when every line must come here: records are yielded for
    * every line (includeNonLkrg), a run of duplicates is pending, or the client has several
    * boot streams at once.
    */
-  /** True when every line becomes a record (no prefilter): the scanner's fast path never applies. */
-  get allLines(): boolean {
-    return this.prefilterBytes === undefined;
-  }
-
   fastStream(): BootStreamState | undefined {
-    if (this.prefilterBytes === undefined || this.dupRun !== null) return undefined;
+    if (this.allLines || this.dupRun !== null) return undefined;
     const boots = this.tracker.state.boots;
     return boots.length === 1 ? boots[0] : undefined;
   }

@@ -104,12 +104,11 @@ export class LoggerLinePump {
       st[ST_ENABLED] = 1;
       st[ST_BOOT_WALL] = stream.bootWallUs;
       st[ST_LAST_SEQ] = stream.lastSeq;
-      st[ST_LAST_UP] = stream.lastUptimeUs;
       st[ST_LAST_SEND] = stream.lastSendUs;
       st[ST_LAST_SEND_UP] = stream.lastSendUptimeUs;
-      st[ST_LAST_FLAG_C] = stream.lastFlag === 'c' ? 1 : 0;
       st[ST_BUDGET] = this.b.bytesLeft();
       st[ST_MAX_LINE] = this.sp.maxLineBytes;
+      st[ST_MAX_ROWS] = 1; // the first row ends the call: the tracker must see it up to date
     } else {
       st[ST_ENABLED] = 0;
       // one line at a time while the fast path may come at the next line (the first record
@@ -122,7 +121,14 @@ export class LoggerLinePump {
     this.n = sc.count;
     const lines = st[ST_FAST_LINES]!;
     if (stream !== undefined && lines > 0) {
-      h.tracker.applyFastRun(stream, st, sc.ring, sc.ringPairs());
+      // the stream as track() would have left it after these lines
+      stream.bootWallUs = st[ST_BOOT_WALL]!;
+      stream.lastSeq = st[ST_LAST_SEQ]!;
+      stream.lastUptimeUs = st[ST_LAST_UP]!;
+      stream.lastSendUs = st[ST_LAST_SEND]!;
+      stream.lastSendUptimeUs = st[ST_LAST_SEND_UP]!;
+      stream.lastFlag = st[ST_LAST_FLAG_C] === 1 ? 'c' : '-';
+      h.tracker.pushRecentRun(stream, sc.ring, sc.ringPairs());
       this.line += lines;
       this.b.bytes += st[ST_FAST_BYTES]!;
       this.consumed = sc.fastEnd + this.bias;

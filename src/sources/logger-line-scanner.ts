@@ -82,8 +82,9 @@ function moduleOnce(): WebAssembly.Module | null {
 }
 
 /**
- * One scanner (its own WebAssembly memory); one per reader, because the column tables stay
- * valid until the reader's next {@link load} or {@link more}. Never throws after create().
+ * One scanner with its own WebAssembly memory. The column tables stay valid until the next
+ * {@link load} or {@link scan}, so readers that share a scanner take turns and check
+ * {@link owner} (LoggerLinePump does). Never throws after create().
  */
 export class LoggerLineScanner {
   /** Per line of the current table: start and end (exclusive, no newline) in the caller's buffer. */
@@ -101,8 +102,8 @@ export class LoggerLineScanner {
   /** Rows in the current table. */
   count = 0;
   /**
-   * The fast path's stream state: the caller writes the inputs (ST_ENABLED .. ST_MAX_LINE)
-   * before {@link scan} and reads the stream's new state and ST_FAST_LINES / ST_FAST_BYTES after.
+   * The fast path's state block (slots ST_*; which are inputs and which outputs is documented
+   * in the WebAssembly source): written before {@link scan}, read after.
    */
   state!: Float64Array;
   /** The last (seq, hash) pairs the fast path consumed: pair i of a scan at slot i % RING_PAIRS. */

@@ -23,7 +23,6 @@ const CANDIDATE: i32 = 2; // the message may be LKRG output (LkrgByteFilter.test
 const CONTINUATION: i32 = 4; // flag 'c'
 
 let input: usize = 0;
-let inputCap: i32 = 0;
 let colStart: usize = 0;
 let colEnd: usize = 0;
 let colMsg: usize = 0;
@@ -42,24 +41,24 @@ let st: usize = 0;
 let ring: usize = 0;
 let ringCount: i32 = 0;
 
-// Slots of the state block: the driver writes the inputs before scan(), reads the outputs after.
-const ST_ENABLED = 0; // 1: consume ordinary lines of the stream in place (the fast path)
-const ST_BOOT_WALL = 1; // the stream's bootWallUs, lastSeq, lastUptimeUs, lastSendUs, lastSendUptimeUs
-const ST_LAST_SEQ = 2;
-const ST_LAST_UP = 3;
-const ST_LAST_SEND = 4;
-const ST_LAST_SEND_UP = 5;
-const ST_LAST_FLAG_C = 6; // 1 when the stream's last flag is 'c'
-const ST_BUDGET = 7; // stop consuming once this many bytes were consumed (the batch is then full)
-const ST_MAX_LINE = 8; // longer lines are the driver's (cut and reported)
+// Slots of the state block: the driver writes the inputs before scan(), reads the outputs after
+// (the stream slots 1-6 are the stream's state after the consumed lines when ST_FAST_LINES > 0).
+const ST_ENABLED = 0; // in: 1 = consume ordinary lines of the stream in place (the fast path)
+const ST_BOOT_WALL = 1; // in/out: the stream's bootWallUs
+const ST_LAST_SEQ = 2; // in/out: lastSeq
+const ST_LAST_UP = 3; // out: lastUptimeUs
+const ST_LAST_SEND = 4; // in/out: lastSendUs (kept when no consumed line moves it)
+const ST_LAST_SEND_UP = 5; // in/out: lastSendUptimeUs
+const ST_LAST_FLAG_C = 6; // out: 1 when the stream's last flag is 'c'
+const ST_BUDGET = 7; // in: stop consuming once this many bytes were consumed (the batch is then full)
+const ST_MAX_LINE = 8; // in: longer lines are the driver's (cut and reported)
 const ST_FAST_LINES = 9; // out: lines consumed by the fast path
 const ST_FAST_BYTES = 10; // out: their bytes, newlines included
-const ST_MAX_ROWS = 11; // rows per call without the fast path (with it, the first row ends the call)
+const ST_MAX_ROWS = 11; // in: rows per call (with the fast path the first row ends the call anyway)
 const RING: i32 = 64;
 
 /** Lays the memory out for inputs of up to `cap` bytes; returns the input address. Call once. */
 export function init(cap: i32): usize {
-  inputCap = cap;
   // 64 bytes before the input: digit words of a first field are read from up to 16 bytes before it
   const base: usize = ((__heap_base + 15) & ~(<usize>15)) + 64;
   input = base;

@@ -199,6 +199,21 @@ describe('logger-store source with and without the line scanner', () => {
     );
   });
 
+  it('gives the same duplicate window after runs longer than the ring: resends across them are still dropped', async () => {
+    const dir = path.join(T.dir, `s${dirs++}`);
+    mkdirSync(dir);
+    const ops: Array<readonly [string, number]> = [];
+    for (const run of [63, 64, 65, 97, 150, 31, 200]) {
+      for (let i = 0; i < run; i++) ops.push(['plain', 0]);
+      ops.push(['resend', 40], ['lkrg', 0]);
+    }
+    writeFileSync(path.join(dir, '10.1.0.4'), buildClient('10.1.0.4', ops).lines.join('\n') + '\n');
+    const js = await batches(dir, {}, false);
+    const wasm = await batches(dir, {}, true);
+    expect(js.flatMap((x) => x.records).filter((r) => r.notice?.type === 'duplicate').length).toBeGreaterThan(0);
+    expect(JSON.parse(JSON.stringify(wasm))).toEqual(JSON.parse(JSON.stringify(js)));
+  });
+
   it('the fast path consumes every ordinary line of a one-stream store in WebAssembly', async () => {
     const dir = path.join(T.dir, `s${dirs++}`);
     mkdirSync(dir);
