@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify as toYaml } from 'yaml';
 import { ConfigError } from './core/types.js';
+import { yamlModule } from './core/lazy-yaml.js';
 import { ConfigErrors, specToMarkdown } from './config/config-spec.js';
 import '../outputs/index.js';
 import { forwarderSpec, loadConfig, redactedConfig, validateConfig } from './config/forwarder-config.js';
@@ -205,7 +205,7 @@ function cmdCheckConfig(f: Flags): number {
   if (!path) throw new ConfigError('check-config', undefined, 'name the config file: lkrg-siem check-config FILE');
   const cfg = loadConfig(path);
   process.stdout.write(`# ${path}: valid. Effective configuration (defaults filled, secrets redacted):\n`);
-  process.stdout.write(toYaml(redactedConfig(cfg)));
+  process.stdout.write(yamlModule().stringify(redactedConfig(cfg)));
   return 0;
 }
 
@@ -249,7 +249,7 @@ function cmdStatus(f: Flags): number {
         }),
       ),
     };
-    process.stdout.write(f.bools.has('--json') ? JSON.stringify(status, null, 2) + '\n' : toYaml(status));
+    process.stdout.write(f.bools.has('--json') ? JSON.stringify(status, null, 2) + '\n' : yamlModule().stringify(status));
     return 0;
   } finally {
     store.close();

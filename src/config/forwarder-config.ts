@@ -3,7 +3,7 @@
  * `lkrg-siem run --config FILE` and `lkrg-siem check-config FILE` call {@link loadConfig}.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yamlModule } from '../core/lazy-yaml.js';
 import { ConfigError } from '../core/types.js';
 import { applySpec, ConfigErrors, redact, type ConfigObject, type FieldSpec } from './config-spec.js';
 import { outputVariants } from '../../outputs/output-registry.js';
@@ -79,7 +79,7 @@ export function loadConfig(path: string): ForwarderConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = yamlModule().parse(text);
   } catch (err) {
     throw new ConfigError('--config', path, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

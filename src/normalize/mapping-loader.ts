@@ -8,10 +8,11 @@
  * disallowed ECS values, unknown CEF keys, duplicate CEF slots, missing ATT&CK tactics ...).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
+import { yamlModule } from '../core/lazy-yaml.js';
 
 /** A mapping table is wrong. `file` and `entry` say where, `reason` says what. */
 export class MappingError extends Error {
@@ -69,6 +70,11 @@ export interface MappingSources {
   readonly cefKeysYaml?: string;
   readonly catalog?: CatalogInfo;
   readonly ecsFields?: ReadonlyMap<string, EcsFieldInfo>;
+  /**
+   * Where the build-time JSON forms of the YAML tables are (see {@link writeMappingJson}):
+   * default dist/mappings-json/; null reads the YAML only.
+   */
+  readonly jsonCacheDir?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,7 +199,7 @@ export interface EcsFieldsJson {
 
 /** Derives the compact JSON from the YAML text (slow: a full YAML parse). Used by loadEcsFields and a test. */
 export function deriveEcsFieldsJson(path: string, yamlText: string): EcsFieldsJson {
-  const raw = parseYaml(yamlText, { maxAliasCount: -1 }) as Record<string, any>;
+  const raw = yamlModule().parse(yamlText, { maxAliasCount: -1 }) as Record<string, any>;
   if (!raw || typeof raw !== 'object') throw new MappingError(path, '(file)', 'not a YAML mapping');
   const fields: EcsFieldsJson['fields'] = {};
   for (const [name, f] of Object.entries(raw)) {
@@ -303,21 +309,89 @@ export function loadMappings(src: MappingSources = {}): CompiledMappings {
   };
   const ecsFields = src.ecsFields ?? loadEcsFields(join(dir, 'ecs-fields', 'ecs_flat.yml'));
   const catalog = src.catalog ?? (JSON.parse(readText('lkrg-catalog.json')) as CatalogInfo);
-  const ecsDoc = parseYamlFile(ECS_FILE, src.ecsYaml ?? readText('ecs.yaml'));
-  const cefDoc = parseYamlFile(CEF_FILE, src.cefYaml ?? readText('cef.yaml'));
-  const keysDoc = parseYamlFile(CEF_KEYS_FILE, src.cefKeysYaml ?? readText('cef-keys.yaml'));
+  const cacheDir = src.jsonCacheDir === undefined ? defaultMappingJsonDir() : src.jsonCacheDir;
+  const ecsDoc = parseMappingText(ECS_FILE, src.ecsYaml ?? readText('ecs.yaml'), cacheDir);
+  const cefDoc = parseMappingText(CEF_FILE, src.cefYaml ?? readText('cef.yaml'), cacheDir);
+  const keysDoc = parseMappingText(CEF_KEYS_FILE, src.cefKeysYaml ?? readText('cef-keys.yaml'), cacheDir);
   return compile(ecsDoc, cefDoc, keysDoc, catalog, ecsFields);
 }
 
 function parseYamlFile(file: string, text: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 1000 });
+    doc = yamlModule().parse(text, { uniqueKeys: true, maxAliasCount: 1000 });
   } catch (e) {
     throw new MappingError(file, '(syntax)', (e as Error).message.split('\n')[0] ?? 'YAML error');
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new MappingError(file, '(file)', 'top level must be a mapping');
   return doc as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build-time JSON form of the YAML tables
+
+/** The mapping tables that have a build-time JSON form (file names inside mappings/). */
+export const MAPPING_YAML_FILES: readonly string[] = ['ecs.yaml', 'cef.yaml', 'cef-keys.yaml'];
+
+/** One table's JSON form: the parsed document and the sha256 of the exact YAML text it came from. */
+interface MappingJson {
+  readonly source_sha256: string;
+  readonly doc: Record<string, unknown>;
+}
+
+/** dist/mappings-json/ (written by `npm run build`), seen from this module; may not exist. */
+function defaultMappingJsonDir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'mappings-json');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Parses one table: from its JSON form in `cacheDir` when that was made from exactly this text
+ * (sha256; a YAML parse costs 100-150 ms of start-up), else from the YAML. Any other JSON (an
+ * edited table, a stale or unreadable file) is ignored, so the result and the errors are always
+ * those of the YAML text. `file` is the name used in errors (`mappings/ecs.yaml`).
+ */
+function parseMappingText(file: string, text: string, cacheDir: string | null): Record<string, unknown> {
+  if (cacheDir !== null) {
+    const path = join(cacheDir, `${file.slice(file.lastIndexOf('/') + 1)}.json`);
+    try {
+      const j = JSON.parse(readFileSync(path, 'utf8')) as MappingJson;
+      if (j.source_sha256 === sha256(text) && isObj(j.doc)) return j.doc;
+    } catch {
+      // no usable JSON form: parse the YAML
+    }
+  }
+  return parseYamlFile(file, text);
+}
+
+/**
+ * Writes the JSON form of every table in MAPPING_YAML_FILES of `mappingsDir` into `outDir`.
+ * Called by the build (src/build/mapping-json.ts). A table whose YAML does not parse, or whose
+ * document does not survive a JSON round trip unchanged, gets no JSON form (it is then parsed
+ * from YAML at load, with the usual errors). Returns the names written.
+ */
+export function writeMappingJson(mappingsDir: string, outDir: string): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const name of MAPPING_YAML_FILES) {
+    const target = join(outDir, `${name}.json`);
+    rmSync(target, { force: true });
+    const text = readFileSync(join(mappingsDir, name), 'utf8');
+    let doc: Record<string, unknown>;
+    try {
+      doc = parseYamlFile(`mappings/${name}`, text);
+    } catch {
+      continue;
+    }
+    const json = JSON.stringify({ source_sha256: sha256(text), doc } satisfies MappingJson);
+    if (!isDeepStrictEqual((JSON.parse(json) as MappingJson).doc, doc)) continue;
+    writeFileSync(target, json);
+    written.push(name);
+  }
+  return written;
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
