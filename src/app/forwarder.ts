@@ -51,33 +51,36 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
   // file): its client work then runs beside parsing instead of taking turns with it.
   const threaded = deliveryThreadsAvailable(opts.statePath);
   try {
-    // Delivery threads start first and together: each imports its driver module and client
-    // library (a few hundred ms of compiling) while this thread loads the catalog and the
-    // mappings below, instead of one after the other before any input is read.
-    const starting: Promise<Delivery>[] = [];
+    // Delivery threads start first: each imports its driver module and client library (a few
+    // hundred ms of compiling) while this thread loads the catalog and the mappings and then
+    // reads, parses and queues input. Nothing waits for a thread to be ready: what the pipeline
+    // queues meanwhile waits in the state file (and its notices in the thread's port).
+    const readies: Promise<void>[] = [];
     for (const [i, cfg] of opts.outputs.entries()) {
       const type = outputType(cfg.type as string);
       if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
       const name = (cfg.name as string | undefined) ?? (cfg.type as string);
       if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
       else if (threaded) {
-        // the thread imports the driver module (and its client library) and builds the driver
         const s = store.queueStats(name);
-        starting.push(ThreadedDelivery.create({ statePath: opts.statePath, cfg, name }, { events: s.depth, bytes: s.bytes }, opts.log));
+        const d = ThreadedDelivery.start({ statePath: opts.statePath, cfg, name, depth: { events: s.depth, bytes: s.bytes } }, opts.log);
+        workers.push(d);
+        readies.push(d.ready);
       } else {
         // imports the driver module (and its client library) on first use
         const driver = await type.createDriver!(cfg, name, opts.log);
-        starting.push(Promise.resolve(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log)));
+        workers.push(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log));
       }
     }
+    // A thread that cannot build its driver (bad output section) stops the run: the pipeline is
+    // aborted and the failure thrown below. What was queued for that output before stays queued
+    // for a run with a corrected section (the other outputs deliver theirs as usual).
+    const threadFailed = new AbortController();
+    for (const r of readies) r.catch((err: unknown) => threadFailed.abort(err));
     const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal });
     const makeAssembler = (): EventAssembler => new EventAssembler({ includeNonLkrg: opts.includeNonLkrg });
     makeAssembler(); // loads the catalog now, while the threads start
-    // every started thread is kept (the finally block stops it), then the first failure is thrown
-    const started = await Promise.allSettled(starting);
-    for (const r of started) if (r.status === 'fulfilled') workers.push(r.value);
-    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    if (threadFailed.signal.aborted) await Promise.all(readies);
     if (opts.fresh) {
       for (const s of opts.sources) store.resetPositions(s.stateId);
       for (const s of sinks) store.saveSinkState(s.name, { path: '', length: 0 });
@@ -100,12 +103,13 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       normalizer,
       sinks,
       queues,
-      signal: opts.signal,
+      signal: readies.length ? AbortSignal.any([opts.signal, threadFailed.signal]) : opts.signal,
       log: opts.log,
       onProgress: opts.onProgress,
       onQueued: (name, n) => byName.get(name)?.notifyQueued(n),
       queueDepth: (name) => byName.get(name)!.depth(),
     });
+    await Promise.all(readies); // throws the failure of a thread that never got ready
     if (opts.drainQueues && !opts.signal.aborted) {
       await Promise.race([
         Promise.all(workers.map((w) => w.drain())),

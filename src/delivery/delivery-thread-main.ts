@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     if (!type?.createDriver) throw new Error(`output type ${String(init.cfg.type)} has no driver`);
     const driver = await type.createDriver(init.cfg, init.name, log);
     store = new StateStore(init.statePath);
-    worker = new DeliveryWorker(store, driver, init.cfg as unknown as DeliverySettings, log, init.fatalProbeMs);
+    worker = new DeliveryWorker(store, driver, init.cfg as unknown as DeliverySettings, log, init.fatalProbeMs, init.depth);
   } catch (err) {
     store?.close();
     post({
@@ -46,6 +46,8 @@ async function main(): Promise<void> {
   }
   const w = worker;
   w.onChange = () => post({ t: 'status', ...snapshot(w) });
+  // Messages the main thread posted while the driver was being built ('queued', 'start', even
+  // 'stop') waited in the port; they are delivered, in order, from here on.
   port.on('message', (m: ToThread) => {
     switch (m.t) {
       case 'start':

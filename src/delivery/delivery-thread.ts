@@ -35,6 +35,8 @@ export interface ThreadInit {
   readonly cfg: Record<string, unknown>;
   readonly name: string;
   readonly fatalProbeMs?: number;
+  /** Queue depth of the output when the thread was started (see DeliveryWorker's constructor). */
+  readonly depth: { readonly events: number; readonly bytes: number };
 }
 
 export type ToThread =
@@ -76,48 +78,53 @@ export class ThreadedDelivery implements Delivery {
   private exited = false;
   private failure: Error | undefined;
 
+  /**
+   * Settles once the thread built its driver; rejects with the driver's ConfigError (same key,
+   * value and fix) when the output section is invalid, or with the thread's error. Until then
+   * messages to the thread wait in its port, so the pipeline may queue events meanwhile.
+   */
+  readonly ready: Promise<void>;
+
   private constructor(
     readonly name: string,
     private readonly thread: Worker,
     private readonly initialDepth: { events: number; bytes: number },
     private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void,
-  ) {}
-
-  /**
-   * Starts the thread and waits until it built the driver. Rejects with the driver's
-   * ConfigError (same key, value and fix) when the output section is invalid.
-   * `depth` is the output's queue depth in the state file now.
-   */
-  static create(
-    init: ThreadInit,
-    depth: { events: number; bytes: number },
-    log: (level: 'info' | 'warn' | 'error', message: string) => void,
-  ): Promise<ThreadedDelivery> {
-    const thread = new Worker(entry, { workerData: init, env: SHARE_ENV });
-    const d = new ThreadedDelivery(init.name, thread, depth, log);
-    return new Promise<ThreadedDelivery>((resolve, reject) => {
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
       let ready = false;
       thread.on('message', (m: FromThread) => {
         if (m.t === 'ready') {
           ready = true;
-          d.mirror(m);
-          resolve(d);
+          this.mirror(m);
+          resolve();
         } else if (m.t === 'failed') {
           const e = m.error;
-          reject(e.config ? new ConfigError(e.key, e.value, e.fix) : new Error(`Output ${init.name}: ${e.message}`));
-        } else d.onMessage(m);
+          reject(e.config ? new ConfigError(e.key, e.value, e.fix) : new Error(`Output ${name}: ${e.message}`));
+        } else this.onMessage(m);
       });
       thread.on('error', (err) => {
         if (!ready) reject(err);
-        else d.fail(err);
+        else this.fail(err);
       });
       thread.on('exit', (code) => {
-        d.exited = true;
-        if (!ready) reject(new Error(`Output ${init.name}: delivery thread exited (code ${code}) before it was ready`));
-        else if (!d.stopped) d.fail(new Error(`delivery thread exited unexpectedly (code ${code})`));
-        d.onStopped?.();
+        this.exited = true;
+        if (!ready) reject(new Error(`Output ${name}: delivery thread exited (code ${code}) before it was ready`));
+        else if (!this.stopped) this.fail(new Error(`delivery thread exited unexpectedly (code ${code})`));
+        this.onStopped?.();
       });
     });
+    // observed by the forwarder; this keeps a failure seen only there from counting as unhandled
+    this.ready.catch(() => undefined);
+  }
+
+  /**
+   * Starts the thread, which imports the output's driver module (and client library) and builds
+   * the driver; see {@link ready}. `init.depth` is the output's queue depth in the state file now.
+   */
+  static start(init: ThreadInit, log: (level: 'info' | 'warn' | 'error', message: string) => void): ThreadedDelivery {
+    const thread = new Worker(entry, { workerData: init, env: SHARE_ENV });
+    return new ThreadedDelivery(init.name, thread, { ...init.depth }, log);
   }
 
   depth(): { events: number; bytes: number } {

@@ -70,9 +70,12 @@ export class DeliveryWorker {
     private readonly settings: DeliverySettings,
     private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void,
     private readonly fatalProbeMs = 30_000,
+    initialDepth?: { readonly events: number; readonly bytes: number },
   ) {
-    const s = store.queueStats(driver.name);
-    this.depthEvents = s.depth;
+    // A delivery thread is given the depth its owner measured when it started the thread: the
+    // pipeline may have queued (and announced) more events since, which must not count twice.
+    const s = initialDepth ?? { events: store.queueStats(driver.name).depth, bytes: store.queueStats(driver.name).bytes };
+    this.depthEvents = s.events;
     this.depthBytes = s.bytes;
   }
 
