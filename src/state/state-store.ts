@@ -107,6 +107,9 @@ export class StateStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // temporary structures (statement journals of multi-row writes, sorts) in memory, not in
+    // temp files created and removed per transaction
+    this.db.pragma('temp_store = MEMORY');
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.db.pragma(`wal_autocheckpoint = ${Math.max(1000, Math.round(WAL_AUTOCHECKPOINT_BYTES / pageSize))}`);
     this.migrate();
@@ -166,8 +169,12 @@ export class StateStore {
       insertQueue: db.prepare(
         'INSERT INTO queue (output, event_id, key, dataset, payload, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      // OR FAIL: a multi-row INSERT with the default conflict action (ABORT) makes SQLite keep a
+      // statement journal (a temp file with a copy of every page the statement touches, so that
+      // it could undo just that statement); FAIL needs none. Nothing here can fail a constraint,
+      // and if anything did, the whole batch transaction is rolled back anyway.
       insertQueueChunk: db.prepare(
-        `INSERT INTO queue (output, event_id, key, dataset, payload, bytes, enqueued_at) VALUES ${new Array(INSERT_CHUNK).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        `INSERT OR FAIL INTO queue (output, event_id, key, dataset, payload, bytes, enqueued_at) VALUES ${new Array(INSERT_CHUNK).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       ),
       insertDead: db.prepare(
         `INSERT INTO dead_letters (kind, output, origin, offset, event_id, reason, attempts, first_failed_at, last_failed_at, payload)
