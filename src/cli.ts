@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './core/types.js';
+import { MappingError } from './normalize/mapping-loader.js';
+import { CatalogError } from './parse/lkrg-catalog.js';
 import { yamlModule } from './core/lazy-yaml.js';
 import { ConfigErrors, specToMarkdown } from './config/config-spec.js';
 import '../outputs/index.js';
@@ -373,6 +375,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ConfigErrors) {
       process.stderr.write(`lkrg-siem: configuration error:\n${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof MappingError || err instanceof CatalogError) {
+      // the tables under mappings/ are part of the configuration: the message names the file,
+      // the entry and the reason; a stack trace would only hide it
+      process.stderr.write(
+        `lkrg-siem: mapping table error:\n${err.message}\n` +
+          'Fix the table (mappings/README.md describes each one), or reinstall lkrg-siem if the shipped tables are missing.\n',
+      );
       return 2;
     }
     process.stderr.write(`lkrg-siem: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -3,7 +3,8 @@
  * redaction, demo, status and dlq. Runs the built dist/src/cli.js.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, repoRoot, runCli } from '../../support/cli.js';
@@ -121,6 +122,33 @@ describe('lkrg-siem CLI', () => {
     expect(r.stderr).toContain('configuration error');
     expect(r.stderr).toContain('outputs.es.tls.ca_file: "/nonexistent/lkrg-ca.pem" is not valid');
     expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it('an edited mapping table with a mistake is a configuration error naming file and entry (exit 2, no stack), whatever its build-time JSON form says', async () => {
+    // an installation of its own: dist/ (with its dist/mappings-json/ from the build), and a
+    // mappings/ in which ecs.yaml names a template the catalog does not have
+    const inst = mkdtempSync(join(tmpdir(), 'lkrg-install-'));
+    cpSync(join(repoRoot, 'dist'), join(inst, 'dist'), { recursive: true });
+    cpSync(join(repoRoot, 'mappings'), join(inst, 'mappings'), { recursive: true });
+    cpSync(join(repoRoot, 'package.json'), join(inst, 'package.json'));
+    symlinkSync(join(repoRoot, 'node_modules'), join(inst, 'node_modules'));
+    expect(existsSync(join(inst, 'dist', 'mappings-json', 'ecs.yaml.json'))).toBe(true);
+    const ecs = join(inst, 'mappings', 'ecs.yaml');
+    const text = readFileSync(ecs, 'utf8');
+    expect(text).toContain('  kernel.ex_table: {rule_name:');
+    writeFileSync(ecs, text.replace('  kernel.ex_table: {rule_name:', '  kernel.ex_tablez: {rule_name:'));
+    const r = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [join(inst, 'dist', 'src', 'cli.js'), 'parse', '--to', 'ecs'], { cwd: inst });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+      child.on('close', (code) => done({ code, stderr }));
+      child.stdin.end('LKRG: ALERT: DETECT: Task: something\n');
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('lkrg-siem: mapping table error:');
+    expect(r.stderr).toContain('mappings/ecs.yaml: templates.kernel.ex_tablez: unknown template id');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    rmSync(inst, { recursive: true, force: true });
   });
 
   it('demo: processes the bundled samples into ./out and prints a per-host summary', async () => {
