@@ -15,6 +15,9 @@
  *   splunk HEC, GELF UDP, GELF TCP, syslog TCP
  *                  vs the receiver's own receive rate in the same run (growth of its
  *                  *_RECEIVED file, first to last arrival; records counted afterwards)
+ * For Kafka and Elasticsearch the notes also give the server's own CPU time (user + system, from
+ * /proc/<pid>/stat) around every run of either side: on two shared cores a CPU-bound server and
+ * the CLI compete for the same time.
  * "ours" is events / wall clock of the CLI process (start to exit; a replay exits only after
  * its outputs delivered everything), peak RSS is VmHWM of the CLI process. For Kafka and
  * Elasticsearch both sides run twice, alternating with each other, and each side's faster run
@@ -238,6 +241,24 @@ async function peerUp(kind: string): Promise<Record<string, string>> {
   return vars;
 }
 
+/**
+ * CPU seconds (user + system, all threads) the peer's server process has used so far, read from
+ * /proc/<pid>/stat; its pid file sits beside the log the peer reports (`<NAME>_LOG`). NaN when
+ * it cannot be read. Measured around each run, it shows how much of the two cores the server
+ * needed for the same documents, beside the CLI's own CPU time.
+ */
+function serverCpuSeconds(vars: Record<string, string>, logVar: string, pidFile: string): number {
+  try {
+    const dir = need(vars, logVar).replace(/\/[^/]*$/, '');
+    const pid = readFileSync(join(dir, pidFile), 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function peersDown(): Promise<void> {
   if (KEEP_PEERS || startedPeers.length === 0) return;
   say(`stopping ${startedPeers.join(' ')} ...`);
@@ -395,10 +416,19 @@ async function stageKafka(inp: Input): Promise<Row> {
     };
 
     // alternating: ours, ProducerPerformance, ours, ProducerPerformance; the faster run of each side
-    const r1 = await ours(1);
-    const pp1 = await producerPerformance(`${ppTopic}-1`);
-    const r2 = await ours(2);
-    const pp2 = await producerPerformance(`${ppTopic}-2`);
+    // the broker's CPU around each run, beside the CLI's (ProducerPerformance runs in a JVM of its own)
+    const brokerCpu = (): number => serverCpuSeconds(vars, 'KAFKA_LOG', 'kafka.pid');
+    const cpuNotes: string[] = [];
+    const measured = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
+      const c0 = brokerCpu();
+      const r = await run();
+      cpuNotes.push(`${label} ${(brokerCpu() - c0).toFixed(1)} s`);
+      return r;
+    };
+    const r1 = await measured('ours 1', () => ours(1));
+    const pp1 = await measured('ProducerPerformance 1', () => producerPerformance(`${ppTopic}-1`));
+    const r2 = await measured('ours 2', () => ours(2));
+    const pp2 = await measured('ProducerPerformance 2', () => producerPerformance(`${ppTopic}-2`));
     const best = r1.seconds <= r2.seconds ? r1 : r2;
     const tiny = await replay('kafka-fixed', inp.tinyStore, `kafka://${brokers}/${topic}-fixed`, inp.workDir);
     row.ours = inp.events / best.seconds;
@@ -407,6 +437,7 @@ async function stageKafka(inp: Input): Promise<Row> {
     row.ceiling = Math.max(pp1.rate, pp2.rate);
     row.notes.push(`kafka fixed cost: ${tiny.seconds.toFixed(2)} s wall for a ${inp.tinyEvents}-event replay`);
     row.notes.push(`kafka ceiling: ProducerPerformance, the faster of two runs (${pp1.note}; ${pp2.note}; no key, sticky partitioner, linger.ms=5, 5 in flight)`);
+    row.notes.push(`kafka broker CPU per run: ${cpuNotes.join('; ')}`);
   } finally {
     await admin.disconnect().catch(() => {});
   }
@@ -497,6 +528,7 @@ async function stageElasticsearch(inp: Input): Promise<Row> {
   // five full passes, then until one is within 5% of the one before (at most --es-warm-passes),
   // each index deleted afterwards (no merges of it run on during the measurements).
   const warmTimes: number[] = [];
+  const serverCpu: string[] = [];
   for (let pass = 1; pass <= ES_WARM_PASSES; pass++) {
     const warmPrefix = `benchwarm${pass}-${RUN_ID}`;
     const t = await rawBulk(await bodiesFor(warmPrefix));
@@ -508,18 +540,23 @@ async function stageElasticsearch(inp: Input): Promise<Row> {
 
   // The ceiling is measured right before and right after the replay, and the faster run counts
   // (the server's best effort, whichever of them found it warmer); each index is counted, then deleted.
+  const esCpu = (): number => serverCpuSeconds(vars, 'ELASTICSEARCH_LOG', 'elasticsearch.pid');
   const rawRun = async (tag: string): Promise<{ seconds: number; docs: number; note: string }> => {
     errors = 0;
     firstError = '';
     const bodies = await bodiesFor(`${rawPrefix}-${tag}`);
     say(`elasticsearch: raw _bulk (${tag}) of ${inp.events} docs in ${bodies.length} requests, ${BULK_CONCURRENCY} concurrent`);
+    const cpu0 = esCpu();
     const seconds = await rawBulk(bodies);
+    serverCpu.push(`raw ${tag} ${(esCpu() - cpu0).toFixed(1)} s`);
     const docs = await esCount(base, `${rawPrefix}-${tag}-*`);
     await esDelete(base, `${rawPrefix}-${tag}-*`);
     return { seconds, docs, note: `${tag} ${seconds.toFixed(1)} s, ${docs} docs${errors ? `, ${errors} item errors (first: ${firstError})` : ''}` };
   };
   const ours = async (n: 1 | 2 | 3 | 'fixed', store: string, keep = false): Promise<ProcStats> => {
+    const cpu0 = esCpu();
     const r = await replay(`elasticsearch-${n}`, store, `elasticsearch+http://${url.host}/${prefix}-${n}-{dataset}`, inp.workDir);
+    if (n !== 'fixed') serverCpu.push(`ours ${n} ${(esCpu() - cpu0).toFixed(1)} s (CLI ${r.cpuSeconds.toFixed(1)} s)`);
     const docs = await esCount(base, `${prefix}-${n}-*`);
     if (!keep) await esDelete(base, `${prefix}-${n}-*`);
     row.notes.push(`elasticsearch run ${n}: ${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU of the CLI; ${docs} docs in ${prefix}-${n}-*`);
@@ -545,6 +582,7 @@ async function stageElasticsearch(inp: Input): Promise<Row> {
   row.ceiling = inp.events / best;
   row.notes.push(
     `elasticsearch ceiling: ${best.toFixed(1)} s, the fastest of three raw runs (${raws.map((r) => r.note).join('; ')}) into ${rawPrefix}-*; server warmed first with ${warmTimes.length} full passes of the documents (${warmTimes.map((t) => t.toFixed(1)).join(', ')} s)`,
+    `elasticsearch server CPU per run (the same documents each time): ${serverCpu.join('; ')}`,
   );
   return row;
 }
