@@ -74,9 +74,14 @@ export class DeliveryWorker {
   ) {
     // A delivery thread is given the depth its owner measured when it started the thread: the
     // pipeline may have queued (and announced) more events since, which must not count twice.
-    const s = initialDepth ?? { events: store.queueStats(driver.name).depth, bytes: store.queueStats(driver.name).bytes };
-    this.depthEvents = s.events;
-    this.depthBytes = s.bytes;
+    if (initialDepth) {
+      this.depthEvents = initialDepth.events;
+      this.depthBytes = initialDepth.bytes;
+    } else {
+      const s = store.queueStats(driver.name);
+      this.depthEvents = s.depth;
+      this.depthBytes = s.bytes;
+    }
   }
 
   get name(): string {

@@ -7,12 +7,12 @@
  * silently ignored (unknown properties, unknown template ids, ECS fields that do not exist,
  * disallowed ECS values, unknown CEF keys, duplicate CEF slots, missing ATT&CK tactics ...).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { yamlModule } from '../core/lazy-yaml.js';
+import { sha256Hex } from '../parse/sha256-hex.js';
 
 /** A mapping table is wrong. `file` and `entry` say where, `reason` says what. */
 export class MappingError extends Error {
@@ -214,7 +214,7 @@ export function deriveEcsFieldsJson(path: string, yamlText: string): EcsFieldsJs
     }
     fields[name] = entry;
   }
-  return { source_sha256: createHash('sha256').update(yamlText).digest('hex'), fields };
+  return { source_sha256: sha256Hex(yamlText), fields };
 }
 
 /**
@@ -227,7 +227,7 @@ export function loadEcsFields(path: string): ReadonlyMap<string, EcsFieldInfo> {
   if (hit) return hit;
   if (!existsSync(path)) throw new MappingError(path, '(file)', 'ECS field list not found');
   const yamlText = readFileSync(path, 'utf8');
-  const sha = createHash('sha256').update(yamlText).digest('hex');
+  const sha = sha256Hex(yamlText);
   const jsonPath = join(dirname(path), 'ecs-fields.json');
   let data: EcsFieldsJson | undefined;
   if (existsSync(jsonPath)) {
@@ -344,10 +344,6 @@ function defaultMappingJsonDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'mappings-json');
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /**
  * Parses one table: from its JSON form in `cacheDir` when that was made from exactly this text
  * (sha256; a YAML parse costs 100-150 ms of start-up), else from the YAML. Any other JSON (an
@@ -359,7 +355,7 @@ function parseMappingText(file: string, text: string, cacheDir: string | null): 
     const path = join(cacheDir, `${file.slice(file.lastIndexOf('/') + 1)}.json`);
     try {
       const j = JSON.parse(readFileSync(path, 'utf8')) as MappingJson;
-      if (j.source_sha256 === sha256(text) && isObj(j.doc)) return j.doc;
+      if (j.source_sha256 === sha256Hex(text) && isObj(j.doc)) return j.doc;
     } catch {
       // no usable JSON form: parse the YAML
     }
@@ -386,7 +382,7 @@ export function writeMappingJson(mappingsDir: string, outDir: string): string[] 
     } catch {
       continue;
     }
-    const json = JSON.stringify({ source_sha256: sha256(text), doc } satisfies MappingJson);
+    const json = JSON.stringify({ source_sha256: sha256Hex(text), doc } satisfies MappingJson);
     if (!isDeepStrictEqual((JSON.parse(json) as MappingJson).doc, doc)) continue;
     writeFileSync(target, json);
     written.push(name);
