@@ -51,30 +51,60 @@ const LEGACY_TAG = '[p_lkrg]';
 const PANIC_PREFIX = 'Kernel panic - not syncing: ';
 const PANIC_TEMPLATE_ID = 'kernel.panic_line';
 
-interface Candidate {
-  readonly t: CatalogTemplate;
-  /** Literal text the message must carry at the rest position (up to the first placeholder). */
-  readonly lead: string;
-  /**
-   * Regex and lead for tidied text (runs of spaces collapsed): the same as `t.regex`/`lead`
-   * unless the template itself contains doubled spaces (e.g. `WATCH:  => caller[...]`).
-   */
-  readonly tidyRegex: RegExp;
+/**
+ * One template of a bucket. The derived regexes are built on first use: a run meets few of the
+ * catalog's templates, and building them all cost about a third of the parser's start-up.
+ */
+class Candidate {
+  /** Literal text the message must carry at the rest position (up to the first placeholder), tidied. */
   readonly tidyLead: string;
-  /** {@link regex} / {@link tidyRegex} with positional captures (see positionalRegex). */
-  readonly plain: PositionalRegex | null;
-  readonly tidyPlain: PositionalRegex | null;
   /** `lead` without the first `len` chars its LeadGroup already compared (set by the bucket builder). */
   leadTail: string;
-}
+  private plainRe: PositionalRegex | null | undefined;
+  private tidySource: string | null | undefined;
+  private tidyRe: RegExp | undefined;
+  private tidyPlainRe: PositionalRegex | null | undefined;
 
-function candidate(t: CatalogTemplate, lead: string): Candidate {
-  const src = t.regex.source;
-  const plain = positionalRegex(src, t.regex.flags, t.groups);
-  const tidySrc = src.includes('  ') ? src.replace(/ {2,}/g, ' ') : null;
-  const tidyRegex = tidySrc === null ? t.regex : new RegExp(tidySrc, t.regex.flags);
-  const tidyPlain = tidySrc === null ? plain : positionalRegex(tidySrc, t.regex.flags, t.groups);
-  return { t, lead, tidyRegex, tidyLead: lead.replace(/ {2,}/g, ' '), plain, tidyPlain, leadTail: lead };
+  constructor(
+    readonly t: CatalogTemplate,
+    /** Literal text the message must carry at the rest position (up to the first placeholder). */
+    readonly lead: string,
+  ) {
+    this.tidyLead = lead.replace(/ {2,}/g, ' ');
+    this.leadTail = lead;
+  }
+
+  /** `t.regex` with positional captures (see positionalRegex); null when it cannot be rewritten. */
+  get plain(): PositionalRegex | null {
+    if (this.plainRe === undefined) this.plainRe = positionalRegex(this.t.regex.source, this.t.regex.flags, this.t.groups);
+    return this.plainRe;
+  }
+
+  /**
+   * Regex for tidied text (runs of spaces collapsed): `t.regex` itself unless the template
+   * contains doubled spaces (e.g. `WATCH:  => caller[...]`).
+   */
+  get tidyRegex(): RegExp {
+    const src = this.tidied();
+    if (src === null) return this.t.regex;
+    return (this.tidyRe ??= new RegExp(src, this.t.regex.flags));
+  }
+
+  /** {@link tidyRegex} with positional captures. */
+  get tidyPlain(): PositionalRegex | null {
+    const src = this.tidied();
+    if (src === null) return this.plain;
+    if (this.tidyPlainRe === undefined) this.tidyPlainRe = positionalRegex(src, this.t.regex.flags, this.t.groups);
+    return this.tidyPlainRe;
+  }
+
+  private tidied(): string | null {
+    if (this.tidySource === undefined) {
+      const src = this.t.regex.source;
+      this.tidySource = src.includes('  ') ? src.replace(/ {2,}/g, ' ') : null;
+    }
+    return this.tidySource;
+  }
 }
 
 /**
@@ -354,6 +384,8 @@ export class LkrgMessageParser {
   private readonly firstChar = new Uint8Array(128);
   /** Template ids LKRG prints right before a `Kernel panic - not syncing:` line. */
   private readonly panicking = new Set<string>();
+  /** Every candidate of every bucket (see {@link prepareAll}). */
+  private readonly candidates: Candidate[] = [];
 
   /**
    * @param catalog the checked catalog; default: the package's `mappings/lkrg-catalog.json`
@@ -366,6 +398,11 @@ export class LkrgMessageParser {
     const legacyPanic = new BucketBuilder();
     const raw = new Map<number, BucketBuilder>();
     const legacyPanicPrefix = `${PANIC_PREFIX}${LEGACY_TAG} `;
+    const candidate = (t: CatalogTemplate, lead: string): Candidate => {
+      const c = new Candidate(t, lead);
+      this.candidates.push(c);
+      return c;
+    };
 
     for (const t of catalog.templates) {
       if (t.followedBy.includes(PANIC_TEMPLATE_ID)) {
@@ -408,6 +445,23 @@ export class LkrgMessageParser {
     this.firstChar[76 /* L */] = 1;
     this.firstChar[91 /* [ */] = 1;
     this.firstChar[75 /* K */] = 1;
+  }
+
+  /**
+   * Builds now every regex the parser otherwise builds on a template's first use. Called by tests
+   * (each derived regex compiles, and parsing gives the same results either way); returns the
+   * number of templates whose regex has no positional form (their named groups are read instead).
+   * Throws only if a derived regex does not compile (a parser bug: the catalog's own regexes are
+   * checked at load).
+   */
+  prepareAll(): number {
+    let named = 0;
+    for (const c of this.candidates) {
+      if (c.plain === null) named++;
+      void c.tidyRegex;
+      void c.tidyPlain;
+    }
+    return named;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   LkrgMessageParser,
@@ -5,6 +6,7 @@ import {
   NON_LKRG_MESSAGE,
   UNKNOWN_TEMPLATE_ID,
 } from '../../../src/parse/lkrg-message-parser.js';
+import { SAMPLES } from './helpers.js';
 
 const parser = new LkrgMessageParser();
 const EUID = 'LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid 4242, name ';
@@ -265,5 +267,32 @@ describe('limits', () => {
     // Right at the limit the template still matches.
     const atLimit = `${EUID}${'n'.repeat(MAX_MATCH_LENGTH - EUID.length)}`;
     expect(parser.parse(atLimit).templateId).toBe('task.cred_corruption.euid');
+  });
+});
+
+describe('regexes built on first use', () => {
+  it('prepareAll builds every derived regex, and parsing gives the same results with or without it', () => {
+    const prepared = new LkrgMessageParser();
+    const named = prepared.prepareAll();
+    // nearly every catalog regex has a positional form; the rest read named groups
+    expect(named).toBeGreaterThanOrEqual(0);
+    expect(named).toBeLessThan(prepared.catalog.templates.length / 10);
+    const lines: string[] = [];
+    for (const f of ['samples-kernel-lines.txt', 'samples-legacy-0.9.x.txt']) {
+      for (const l of readFileSync(`${SAMPLES}/${f}`, 'utf8').split('\n')) {
+        if (l.trim() === '') continue;
+        lines.push(l);
+        // messy spacing: the tidied-text regexes
+        lines.push(l.replace(/ /g, '  '), `${l}   `);
+      }
+    }
+    const fresh = new LkrgMessageParser();
+    let lkrg = 0;
+    for (const l of lines) {
+      const a = fresh.parse(l);
+      expect(prepared.parse(l), l).toEqual(a);
+      if (a.isLkrg && a.templateId !== UNKNOWN_TEMPLATE_ID) lkrg++;
+    }
+    expect(lkrg).toBeGreaterThan(lines.length / 2);
   });
 });
