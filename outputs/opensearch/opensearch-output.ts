@@ -41,6 +41,10 @@ class OpenSearchTransport implements SearchTransport {
       { method: req.method, path: req.path, body: req.body, bulkBody: req.bulkBody, querystring: req.querystring },
       { maxRetries: 0, ignore: ALL_STATUSES },
     );
+    let abortRace: (reason: unknown) => void = () => {};
+    const aborted = new Promise<never>((_, reject) => (abortRace = reject));
+    // one listener per request, removed when it settles: many requests share a signal (the
+    // template installs at start, the halves of a split batch)
     const onAbort = (): void => {
       // the client reports an aborted request by throwing from inside abort(); thrown from an
       // AbortSignal listener that would be an uncaught exception and end the process
@@ -49,13 +53,11 @@ class OpenSearchTransport implements SearchTransport {
       } catch {
         /* the request is dropped either way; the caller sees the abort through the signal */
       }
+      abortRace(signal.reason ?? new Error('aborted'));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason ?? new Error('aborted')), { once: true })),
-      ]);
+      const res = await Promise.race([pending, aborted]);
       return { status: res.statusCode ?? 0, headers: (res.headers ?? {}) as Record<string, unknown>, body: res.body };
     } catch (err) {
       throw transportFailure(this.output, what, err, signal);

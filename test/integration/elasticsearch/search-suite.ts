@@ -5,6 +5,7 @@
  * interfere; searches use plain HTTP (fetch), independent of the drivers.
  */
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { expect } from 'vitest';
 import { OutputError, type OutputDriver, type QueuedEvent } from '../../../src/core/output.js';
 
@@ -133,7 +134,10 @@ export function defineSearchOutputSuite(spec: SuiteSpec): void {
     it('installs templates, delivers 300 events into two data streams, and the mapping follows the templates', async () => {
       const base = peer.env[spec.urlVar]!;
       const driver = make();
-      await driver.start(ac());
+      const startSignal = ac();
+      await driver.start(startSignal);
+      // every request removed its abort listener (start makes about twenty requests on this signal)
+      expect(getEventListeners(startSignal, 'abort')).toHaveLength(0);
       expect(logs.join('\n')).toMatch(/installed 16 component templates and index template lkrg-siem for "logs-lkrg\.\*-\*"/);
       const events = Array.from({ length: 300 }, (_, i) => makeEvent(i, ns));
       const results = await sendAll(driver, events);
