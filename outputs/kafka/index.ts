@@ -10,7 +10,7 @@
 import type { FieldSpec } from '../../src/config/config-spec.js';
 import { registerOutputScheme } from '../../src/app/output-flags.js';
 import { registerOutputType } from '../output-registry.js';
-import { KAFKA_OUTPUT_DEFAULTS as D, type KafkaOutputConfig } from './kafka-output-spec.js';
+import { KAFKA_COMPRESSIONS, KAFKA_OUTPUT_DEFAULTS as D, type KafkaOutputConfig } from './kafka-output-spec.js';
 
 /** Config keys of the kafka output (request_timeout_ms, batch, queue, retry come from the delivery layer). */
 export const kafkaFields: Readonly<Record<string, FieldSpec>> = {
@@ -18,7 +18,7 @@ export const kafkaFields: Readonly<Record<string, FieldSpec>> = {
   topic: { kind: 'string', desc: 'Topic; {dataset} becomes the event dataset (lkrg-{dataset} -> lkrg-lkrg.alert).', default: 'lkrg-{dataset}' },
   client_id: { kind: 'string', desc: 'Kafka client id (quotas, broker logs).', default: D.client_id },
   value_format: { kind: 'string', desc: 'Message value: the ECS JSON document or a CEF line.', default: D.value_format, enum: ['ecs_json', 'cef'] },
-  compression: { kind: 'string', desc: 'Record batch compression.', default: D.compression, enum: ['gzip', 'none'] },
+  compression: { kind: 'string', desc: 'Record batch compression: gzip (level 1), snappy (snappy-java framing), lz4 (LZ4 frame) or none.', default: D.compression, enum: [...KAFKA_COMPRESSIONS] },
   acks: { kind: 'int', desc: 'Fixed at -1 (all in-sync replicas): required by the idempotent producer.', default: D.acks, min: -1, max: -1 },
   max_in_flight_requests: { kind: 'int', desc: 'Fixed at 1: kafkajs keeps per-partition order with idempotence only with one request in flight.', default: 1, min: 1, max: 1 },
   connection_timeout_ms: { kind: 'int', desc: 'TCP/TLS connect timeout per broker.', default: D.connection_timeout_ms, min: 100, max: 60_000 },

@@ -9,6 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../src/core/types.js';
 
+/** The values of the `compression` key (codecs: kafka-codecs.ts). */
+export const KAFKA_COMPRESSIONS = ['gzip', 'snappy', 'lz4', 'none'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 /** TLS settings of the `kafka` output (all optional; `enabled` defaults to false). */
 export interface KafkaTlsConfig {
   enabled?: boolean;
@@ -42,7 +46,8 @@ export interface KafkaOutputConfig {
   client_id?: string;
   /** Message value: the ECS JSON document (default) or a CEF line. */
   value_format?: 'ecs_json' | 'cef';
-  compression?: 'gzip' | 'none';
+  /** Record batch compression (see kafka-codecs.ts). */
+  compression?: KafkaCompression;
   /** Only -1 (all in-sync replicas) is supported: the idempotent producer requires it. */
   acks?: -1 | 'all';
   /** Only 1 is supported: kafkajs's idempotent producer keeps order only with one request in flight. */
@@ -77,7 +82,7 @@ export interface ResolvedKafkaOutputConfig {
   topic: string;
   clientId: string;
   valueFormat: 'ecs_json' | 'cef';
-  compression: 'gzip' | 'none';
+  compression: KafkaCompression;
   requestTimeoutMs: number;
   connectionTimeoutMs: number;
   maxMessageBytes: number;
@@ -173,7 +178,7 @@ export function resolveKafkaOutputConfig(
   if (!/^[A-Za-z0-9._-]+$/.test(clientId)) throw new ConfigError(k('client_id'), clientId, 'use characters from [A-Za-z0-9._-]');
 
   const valueFormat = optEnum(raw.value_format, k('value_format'), ['ecs_json', 'cef'] as const, KAFKA_OUTPUT_DEFAULTS.value_format);
-  const compression = optEnum(raw.compression, k('compression'), ['gzip', 'none'] as const, KAFKA_OUTPUT_DEFAULTS.compression);
+  const compression = optEnum(raw.compression, k('compression'), KAFKA_COMPRESSIONS, KAFKA_OUTPUT_DEFAULTS.compression);
 
   if (raw.acks !== undefined && raw.acks !== -1 && raw.acks !== 'all') {
     throw new ConfigError(k('acks'), raw.acks, 'only -1 ("all") is supported: the idempotent producer needs every in-sync replica to acknowledge');

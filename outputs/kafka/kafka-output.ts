@@ -12,24 +12,15 @@ import kafkajs from 'kafkajs';
 import type { Admin, ICustomPartitioner, Kafka, KafkaConfig, LogEntry, Message, Producer, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { OutputError, type EcsDocument, type OutputDriver, type QueuedEvent } from '../../src/core/output.js';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import type { DeliveryResult } from '../../src/core/types.js';
 import { ConfigError } from '../../src/core/types.js';
+import { compressionType, registerKafkaCodecs } from './kafka-codecs.js';
 import { classifyKafkaError, type KafkaErrorVerdict } from './classify-kafka-error.js';
 import { resolveKafkaOutputConfig, topicFor, type KafkaOutputConfig, type ResolvedKafkaOutputConfig } from './kafka-output-spec.js';
 
-const { CompressionTypes, CompressionCodecs, Partitioners, logLevel } = kafkajs;
+const { Partitioners, logLevel } = kafkajs;
 
-// kafkajs's own gzip codec compresses at zlib's default level 6. Level 1 costs a third of the
-// CPU for LKRG's repetitive JSON at a slightly larger size, and still runs in libuv's thread pool
-// (off the event loop). Every Kafka consumer reads it as ordinary gzip.
-const gzipFast = promisify<zlib.InputType, zlib.ZlibOptions, Buffer>(zlib.gzip);
-const gunzip = promisify<zlib.InputType, Buffer>(zlib.unzip);
-CompressionCodecs[CompressionTypes.GZIP] = () => ({
-  compress: (encoder: { buffer: Buffer }) => gzipFast(encoder.buffer, { level: 1 }),
-  decompress: (buffer: Buffer) => gunzip(buffer),
-});
+registerKafkaCodecs(kafkajs);
 
 export type { KafkaOutputConfig } from './kafka-output-spec.js';
 
@@ -230,7 +221,7 @@ class KafkaOutput implements OutputDriver {
         topicMessages,
         acks: -1,
         timeout: Math.min(this.cfg.requestTimeoutMs, 30_000),
-        compression: this.cfg.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        compression: compressionType(kafkajs, this.cfg.compression),
       });
     })();
     try {

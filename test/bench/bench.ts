@@ -2,11 +2,11 @@
  * `npm run bench`: throughput and memory of the hot path, measured in one run so the figures
  * can be compared as ratios on a shared, noisy machine. Generates a realistic multi-host
  * lkrg-logger store (default 2,000,000 records, 5% LKRG) and reports:
- *   raw read + line split (the floor), parse + filter, ECS normalize + encode, CEF encode,
- *   replay to a file output through the CLI (events/s and peak RSS), the same rate without the
+ *   raw read + line split (the floor), parse + filter, ECS normalize + encode, CEF encode, the
+ *   Kafka output's compression codecs (gzip, snappy, lz4) on batches of that JSON, replay to a file output through the CLI (events/s and peak RSS), the same rate without the
  *   CLI's fixed start-up/exit cost (minus a 1,000-record replay), and the same replay on a
  *   quarter of the input to show that memory does not grow with input size.
- * The raw split, parse, ECS and CEF stages count the best of --passes measured passes (default 3).
+ * The raw split, parse, ECS, CEF and codec stages count the best of --passes measured passes (default 3).
  * Options: --records N, --hosts N, --lkrg-share F, --passes N, --keep (keep the generated store).
  */
 import { mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { generateStore } from './generate-store.js';
 import { sourcesFromPaths } from '../../src/app/source-factory.js';
 import { EventAssembler } from '../../src/parse/event-assembler.js';
+import { KAFKA_CODECS } from '../../outputs/kafka/kafka-codecs.js';
 import { createNormalizer } from '../../src/app/normalizer-factory.js';
 import type { LkrgEvent } from '../../src/core/types.js';
 import type { EcsDocument } from '../../src/core/output.js';
@@ -187,6 +188,27 @@ async function main(): Promise<void> {
     }));
   }
   rows.push({ stage: 'CEF encode (from the ECS document)', items: docs.length, unit: 'LKRG events', seconds: tCef, note: `${Math.round(cefBytes / docs.length)} B/event` });
+
+  // the Kafka output's codecs on record-batch-sized inputs: the ECS JSON of 1,000 events each
+  // (CPU of every thread: gzip runs in libuv's pool, lz4 in a native worker)
+  const jsonBatches: Buffer[] = [];
+  for (let i = 0; i < lkrgEvents.length; i += 1000) {
+    jsonBatches.push(Buffer.from(lkrgEvents.slice(i, i + 1000).map((e) => normalizer.toEcsJson(e)).join('\n')));
+  }
+  const jsonBytes = jsonBatches.reduce((a, b) => a + b.length, 0);
+  for (const name of ['gzip', 'snappy', 'lz4'] as const) {
+    const codec = KAFKA_CODECS[name];
+    for (const b of jsonBatches.slice(0, 3)) await codec.compress({ buffer: b });
+    let out = 0;
+    let t = Infinity;
+    for (let p = 0; p < PASSES; p++) {
+      t = Math.min(t, await cpuSecondsAsync(async () => {
+        out = 0;
+        for (const b of jsonBatches) out += (await codec.compress({ buffer: b })).length;
+      }));
+    }
+    rows.push({ stage: `Kafka ${name} compression (ECS JSON, 1,000 events per batch)`, items: lkrgEvents.length, unit: 'LKRG events', seconds: t, note: `${((out / jsonBytes) * 100).toFixed(0)}% of the JSON size; ${(jsonBytes / t / 2 ** 20).toFixed(0)} MiB/s` });
+  }
 
   const full = await replayToFile(store, join(dir, 'replay.ndjson'));
   rows.push({ stage: 'replay to a file output (CLI process CPU time, startup included)', items: full.events, unit: 'events', seconds: full.cpuSeconds, note: `peak RSS ${full.peakMb.toFixed(0)} MB; wall ${full.seconds.toFixed(1)} s` });

@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
+import { expect } from 'vitest';
 import type { QueuedEvent } from '../../../src/core/output.js';
+import { peersRequired } from '../../support/peers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -157,4 +159,20 @@ export function expectedIdsPerKey(events: readonly QueuedEvent[], topicOf: (data
     out.set(k, list);
   }
   return out;
+}
+
+/**
+ * Reads the topics back with kcat (librdkafka) and checks the count and the per-key order; returns
+ * the messages for further checks, or null when kcat is missing outside CI (with CI it throws).
+ */
+export async function kcatReadBack(broker: string, topics: readonly string[], expected: Map<string, string[]>, count: number): Promise<ReadMessage[] | null> {
+  if (!(await hasKcat())) {
+    if (peersRequired()) throw new Error('kcat is not installed (apt-get install -y kcat)');
+    console.warn('kcat not installed: kcat cross-check skipped');
+    return null;
+  }
+  const viaKcat = (await Promise.all(topics.map((t) => consumeWithKcat(broker, t)))).flat();
+  expect(viaKcat).toHaveLength(count);
+  expect(idsPerKey(viaKcat)).toEqual(expected);
+  return viaKcat;
 }
