@@ -5,8 +5,8 @@
  * (the client sends `compatible-with=8`). The client refuses servers that do not answer
  * `X-Elastic-Product: Elasticsearch` (OpenSearch): use the `opensearch` output for those.
  */
-// before the client: defers apache-arrow, which the client loads only for ES|QL Arrow helpers
-import './defer-arrow.js';
+// before the client: defers modules it loads only for features lkrg-siem does not use
+import './deferred-modules.js';
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
 import { OutputError, type OutputDriver } from '../../src/core/output.js';
 import { resolveSearchSettings, type SearchSettings } from '../search-bulk/search-config.js';
