@@ -336,7 +336,8 @@ function skipValue(json: string, i: number): number {
 
 /** One encoded bulk request: the NDJSON body and, per request line pair, the batch position. */
 export interface EncodedBulk {
-  readonly body: string;
+  /** The NDJSON body as UTF-8 bytes, sent as is. */
+  readonly body: Buffer;
   /** Batch positions of the events in the body, in body order. */
   readonly positions: readonly number[];
   /** Results decided before sending (events with an invalid target), by batch position. */
@@ -350,13 +351,17 @@ export interface EncodedBulk {
  *
  * Hot path (every delivered event): the stored JSON text is copied as is and never parsed
  * (the namespace, when the template uses it, is scanned from the text), and the action line
- * is the cached start for the event's target plus the id.
+ * is the cached start for the event's target plus the id. The lines are written straight into
+ * one buffer of the exact size: concatenating them into one string first, then encoding it,
+ * cost about six times the CPU (the rope of thousands of pieces is flattened, then encoded).
  */
 export function encodeBulk(batch: readonly QueuedEvent[], indexTemplate: string): EncodedBulk {
   const byNamespace = indexTemplate.includes('{namespace}');
-  let body = '';
+  const actions: string[] = [];
+  const sources: string[] = [];
   const positions: number[] = [];
   const early = new Map<number, DeliveryResult>();
+  let size = 0;
   for (let i = 0; i < batch.length; i++) {
     const ev = batch[i]!;
     const target = targetOf(indexTemplate, ev.dataset, byNamespace ? eventNamespace(ev) : 'default');
@@ -364,8 +369,18 @@ export function encodeBulk(batch: readonly QueuedEvent[], indexTemplate: string)
       early.set(i, { status: 'rejected', reason: target.problem });
       continue;
     }
-    body += target.action + JSON.stringify(ev.id) + '}}\n' + ev.json + '\n';
+    const action = target.action + JSON.stringify(ev.id) + '}}\n';
+    actions.push(action);
+    sources.push(ev.json);
+    size += Buffer.byteLength(action) + Buffer.byteLength(ev.json) + 1;
     positions.push(i);
+  }
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let k = 0; k < actions.length; k++) {
+    at += body.write(actions[k]!, at);
+    at += body.write(sources[k]!, at);
+    body[at++] = 10;
   }
   return { body, positions, early };
 }

@@ -105,8 +105,8 @@ export class SearchBulkDriver implements OutputDriver {
     // which the server then builds and we parse for every event
     const querystring: Record<string, string> = { filter_path: BULK_FILTER_PATH };
     if (this.settings.pipeline) querystring.pipeline = this.settings.pipeline;
-    // encoded once here: the client then takes its length and writes it without another pass
-    const bulkBody = Buffer.from(encoded.body, 'utf8');
+    // UTF-8 bytes: the client takes their length and writes them without another pass
+    const bulkBody = encoded.body;
     const res = await this.transport.request({ method: 'POST', path: '/_bulk', bulkBody, querystring }, signal);
     if (res.status === 413) {
       const sent = encoded.positions.map((k) => indexes[k]!);

@@ -34,8 +34,9 @@ describe('encodeBulk', () => {
   it('writes one create action per event with _index from dataset/namespace and _id = event id', () => {
     const batch = [ev('a'), ev('b', 'lkrg.log'), ev('c', 'lkrg.alert', { data_stream: { namespace: 'prod' } }), ev('d', 'lkrg.log', { 'data_stream.namespace': 'flat' })];
     const enc = encodeBulk(batch, 'logs-{dataset}-{namespace}');
-    expect(enc.body.endsWith('\n')).toBe(true);
-    const lines = enc.body.trimEnd().split('\n');
+    const text = enc.body.toString('utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(8);
     expect(JSON.parse(lines[0]!)).toEqual({ create: { _index: 'logs-lkrg.alert-default', _id: 'a' } });
     expect(lines[1]).toBe(batch[0]!.json);
@@ -62,9 +63,10 @@ describe('encodeBulk', () => {
       const expected = docs
         .map((e) => `${JSON.stringify({ create: { _index: template.replace('{dataset}', e.dataset).replace('{namespace}', eventNamespace(e)), _id: e.id } })}\n${e.json}\n`)
         .join('');
-      expect(enc.body).toBe(expected);
+      expect(enc.body.toString('utf8')).toBe(expected);
+      expect(enc.body.length).toBe(Buffer.byteLength(expected));
     }
-    expect(encodeBulk(batch, 'logs-{dataset}-{namespace}').body).toContain('"_index":"logs-lkrg.alert-default","_id":"c"');
+    expect(encodeBulk(batch, 'logs-{dataset}-{namespace}').body.toString('utf8')).toContain('"_index":"logs-lkrg.alert-default","_id":"c"');
   });
 
   it('reads data_stream.namespace from the JSON text exactly as JSON.parse + docValue do', () => {
