@@ -8,6 +8,8 @@
  * consumers dedupe on the `event_id` header. After any failed send the producer is replaced
  * (new producer id), so an idempotent-sequence mismatch can never wedge the output.
  */
+// before kafkajs: its per-partition grouping, replaced by a linear one
+import './kafkajs-partition-grouping.js';
 import kafkajs from 'kafkajs';
 import type { Admin, ICustomPartitioner, Kafka, KafkaConfig, LogEntry, Message, Producer, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
