@@ -376,11 +376,7 @@ class Tail {
     } else if (!rotated && fst.size !== this.readPos && this.ident!.fpLen > 0) {
       const head = Buffer.alloc(this.ident!.fpLen);
       const { bytesRead } = await this.fh!.read(head, 0, head.length, 0);
-      if (bytesRead < head.length || fingerprint(head, bytesRead) !== this.ident!.fp) {
-        this.h.notice(this.b, this.offset, 'truncated', `${this.file} was rewritten in place; reading it from the start`);
-        this.ctx.log('warn', `${this.file} was rewritten in place; reading it from the start`);
-        this.resetTo(0);
-      }
+      if (bytesRead < head.length || fingerprint(head, bytesRead) !== this.ident!.fp) this.rewritten();
     }
     yield* this.drain();
     if (rotated) {
@@ -392,6 +388,20 @@ class Tail {
     }
     this.h.flushDuplicates(this.b);
     if (this.b.pending()) yield this.b.take(this.pos());
+  }
+
+  /** True when the first fpLen bytes of the open file still have the known fingerprint. */
+  private async headUnchanged(): Promise<boolean> {
+    const head = Buffer.alloc(this.ident!.fpLen);
+    const { bytesRead } = await this.fh!.read(head, 0, head.length, 0);
+    return bytesRead === head.length && fingerprint(head, bytesRead) === this.ident!.fp;
+  }
+
+  /** The file was rewritten in place (same inode, other content): report it, read it from 0. */
+  private rewritten(): void {
+    this.h.notice(this.b, this.offset, 'truncated', `${this.file} was rewritten in place; reading it from the start`);
+    this.ctx.log('warn', `${this.file} was rewritten in place; reading it from the start`);
+    this.resetTo(0);
   }
 
   private resetTo(offset: number): void {
@@ -410,6 +420,14 @@ class Tail {
       const chunk = Buffer.allocUnsafe(size);
       const { bytesRead } = await this.fh!.read(chunk, 0, size, this.readPos);
       if (bytesRead === 0) return;
+      // The poll compared size and head before this read, but the file may have been truncated
+      // or rewritten in place since (copytruncate, an editor): then these bytes come from the
+      // middle of the new content. The head, read after the chunk, tells: unchanged means the
+      // chunk continues what was read before.
+      if (this.readPos > 0 && this.ident!.fpLen > 0 && !(await this.headUnchanged())) {
+        this.rewritten();
+        continue;
+      }
       this.readPos += bytesRead;
       if (this.ident!.fpLen < FINGERPRINT_BYTES && this.readPos > this.ident!.fpLen) await this.refreshIdent();
       this.sp.push(chunk.subarray(0, bytesRead));

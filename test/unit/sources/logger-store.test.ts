@@ -1,4 +1,5 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -185,6 +186,42 @@ describe('logger store live', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(data(s3.got)).toEqual(texts(40, 42));
     await s3.stop();
+  });
+
+  it('a rewrite in place between the size check and the read loses nothing (the head is checked after each read)', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.6.6.6');
+    writeFileSync(f, LINES.slice(0, 6).join('\n') + '\n');
+    // the rewrite lands exactly between the poll's fstat (which still sees the old size) and the
+    // read that follows it: the race a copytruncate or a rewrite can hit at any poll
+    const probe = await open(f, 'r');
+    const FileHandle = Object.getPrototypeOf(probe) as { stat: () => Promise<unknown> };
+    await probe.close();
+    const realStat = FileHandle.stat;
+    let armed = false;
+    FileHandle.stat = async function (this: unknown) {
+      const st = await realStat.call(this);
+      if (armed) {
+        armed = false;
+        writeFileSync(f, LINES.slice(20, 40).join('\n') + '\n'); // larger than the old content
+      }
+      return st;
+    };
+    try {
+      const s = start(d);
+      await s.waitFor(() => s.got.length >= 6);
+      expect(data(s.got)).toEqual(texts(0, 6));
+      armed = true;
+      await s.waitFor(() => data(s.got).length >= 26);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(armed).toBe(false);
+      expect(data(s.got).slice(6)).toEqual(texts(20, 40));
+      expect(s.got.filter((r) => r.notice?.type === 'truncated')).toHaveLength(1);
+      expect(s.mal).toEqual([]); // nothing read from the middle of a line of the new content
+      await s.stop();
+    } finally {
+      FileHandle.stat = realStat;
+    }
   });
 
   it('stdin source: logger records auto-detected, torn tail reported', async () => {
