@@ -123,8 +123,10 @@ describe('logger store live', () => {
         pos = lastPositions([b], pos);
       }
     })();
+    // polls until the condition holds (up to 15 s on a loaded machine); the assertions after it
+    // say what was missing
     const waitFor = async (pred: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 750 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
     };
     return { got, mal, waitFor, stop: async () => { ac.abort(); await done; return pos; } };
   }
