@@ -22,7 +22,11 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { KafkaCompression } from './kafka-output-spec.js';
 
-/** kafkajs's codec shape: compress receives its encoder ({ buffer }), decompress a Buffer. */
+/**
+ * kafkajs's codec shape, called by kafkajs for every compressed record batch it writes
+ * (`compress`, with its encoder: `{ buffer }`) or reads (`decompress`). A rejected promise fails
+ * that produce or fetch; kafkajs reports it as a non-retriable error of the request.
+ */
 export interface KafkajsCodec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
   decompress(buffer: Buffer): Promise<Buffer>;

@@ -15,7 +15,7 @@ import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 
-/** What kafkajs passes to the function (only the fields it reads). */
+/** What kafkajs's producer passes to the grouping, once per topic of a batch (only the fields it reads); nothing in it throws but the partitioner. */
 export interface GroupingArgs<M> {
   readonly topic: string;
   readonly partitionMetadata: readonly unknown[];
