@@ -25,7 +25,7 @@ import type { KafkaCompression } from './kafka-output-spec.js';
 /**
  * kafkajs's codec shape, called by kafkajs for every compressed record batch it writes
  * (`compress`, with its encoder: `{ buffer }`) or reads (`decompress`). A rejected promise fails
- * that produce or fetch; kafkajs reports it as a non-retriable error of the request.
+ * that send (classified by classify-kafka-error.ts like any other send error) or that fetch.
  */
 export interface KafkajsCodec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
