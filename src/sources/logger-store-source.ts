@@ -405,6 +405,9 @@ class Tail {
   }
 
   private resetTo(offset: number): void {
+    // a torn last line of the old content will never be completed: report it, do not drop it
+    const tail = this.sp.takeTail();
+    if (tail) this.h.incomplete(this.b, tail.buf, tail.offset, this.line + 1, tail.bytes);
     // the content changed: the fingerprint is recomputed from the new head as it is read
     this.ident = { ...this.ident!, fp: fingerprint(Buffer.alloc(0), 0), fpLen: 0 };
     this.offset = offset;

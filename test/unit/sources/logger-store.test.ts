@@ -226,6 +226,24 @@ describe('logger store live', () => {
     }
   });
 
+  it('a torn last line cut off by a truncation is reported as malformed, not dropped', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.7.7.7');
+    const head = LINES.slice(0, 3).join('\n') + '\n';
+    writeFileSync(f, head + LINES[3]!.slice(0, 25)); // the fourth record is torn
+    const s = start(d);
+    await s.waitFor(() => s.got.length >= 3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.mal).toEqual([]); // a torn line waits while the file may still grow
+    truncateSync(f, 0);
+    appendFileSync(f, LINES.slice(10, 12).join('\n') + '\n');
+    await s.waitFor(() => data(s.got).length >= 5);
+    expect(data(s.got)).toEqual([...texts(0, 3), ...texts(10, 12)]);
+    expect(s.got.filter((r) => r.notice?.type === 'truncated')).toHaveLength(1);
+    expect(s.mal).toEqual([Buffer.byteLength(head)]);
+    await s.stop();
+  });
+
   it('stdin source: logger records auto-detected, torn tail reported', async () => {
     const stream = Readable.from([Buffer.from(LINES.slice(0, 3).join('\n') + '\n' + LINES[3]!.slice(0, 10))]);
     const { batches } = await readAll(createSource({ kind: 'stdin', stream, includeNonLkrg: true, ip: '10.4.4.4' }));
