@@ -245,6 +245,13 @@ class Tail {
   private started = false;
   private readonly b: BatchBuilder;
   private warned = new Set<string>();
+  /**
+   * The inode this tail followed before the last rotation, kept open to notice writes that still
+   * reach it: lkrg-logger opens the client file once per session (O_APPEND) and never reopens it
+   * (LKRG issue #320), so after a rename-and-create rotation an open session keeps appending to
+   * the renamed file. Those lines are not read; a warning says so and names copytruncate.
+   */
+  private rotatedAway: { fh: FileHandle; ino: number; size: number } | undefined;
 
   constructor(
     private readonly c: Client,
@@ -260,8 +267,34 @@ class Tail {
   }
 
   async close(): Promise<void> {
+    await this.closeCurrent();
+    await this.rotatedAway?.fh.close().catch(() => undefined);
+    this.rotatedAway = undefined;
+  }
+
+  private async closeCurrent(): Promise<void> {
     await this.fh?.close().catch(() => undefined);
     this.fh = undefined;
+  }
+
+  /** Warns (once per rotation) when the rotated-away inode still grows: see {@link rotatedAway}. */
+  private async checkRotatedAway(): Promise<void> {
+    const r = this.rotatedAway;
+    if (!r) return;
+    let size: number;
+    try {
+      size = (await r.fh.stat()).size;
+    } catch {
+      return;
+    }
+    if (size <= r.size) return;
+    this.warnOnce(
+      `rotated-growth:${r.ino}`,
+      `${this.c.streamId}: the rotated file (inode ${r.ino}) of ${this.file} is still written to ` +
+        `(${size - r.size} bytes after the rotation), most likely by an lkrg-logger session that keeps it open; ` +
+        'those lines are not read. Rotate lkrg-logger stores with logrotate copytruncate.',
+    );
+    r.size = size;
   }
 
   private pos(): Record<string, SourcePosition> {
@@ -334,7 +367,7 @@ class Tail {
   }
 
   private async openLive(offset: number, line: number): Promise<boolean> {
-    await this.close();
+    await this.closeCurrent();
     try {
       this.fh = await open(this.file, 'r');
     } catch (e) {
@@ -384,7 +417,12 @@ class Tail {
       const tail = this.sp.takeTail();
       if (tail) this.h.incomplete(this.b, tail.buf, tail.offset, this.line + 1, tail.bytes);
       this.ctx.log('info', `${this.file} was rotated; following the new file`);
+      await this.rotatedAway?.fh.close().catch(() => undefined);
+      this.rotatedAway = { fh: this.fh!, ino: this.ident!.ino, size: this.readPos };
+      this.fh = undefined;
       if (await this.openLive(0, 0)) yield* this.drain();
+    } else {
+      await this.checkRotatedAway();
     }
     this.h.flushDuplicates(this.b);
     if (this.b.pending()) yield this.b.take(this.pos());

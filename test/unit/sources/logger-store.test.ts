@@ -110,14 +110,14 @@ describe('logger store replay', () => {
 });
 
 describe('logger store live', () => {
-  function start(dir: string, positions = new Map<string, SourcePosition>()) {
+  function start(dir: string, positions = new Map<string, SourcePosition>(), logs: string[] = []) {
     const ac = new AbortController();
     const got: RawRecord[] = [];
     const mal: number[] = [];
     let pos = new Map(positions);
     const src = createSource({ kind: 'logger-store', paths: [dir], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20 });
     const done = (async () => {
-      for await (const b of src.read({ positions, signal: ac.signal, log: () => undefined })) {
+      for await (const b of src.read({ positions, signal: ac.signal, log: (_level, m) => logs.push(m) })) {
         got.push(...b.records);
         mal.push(...b.malformed.map((m) => m.offset));
         pos = lastPositions([b], pos);
@@ -241,6 +241,32 @@ describe('logger store live', () => {
     expect(data(s.got)).toEqual([...texts(0, 3), ...texts(10, 12)]);
     expect(s.got.filter((r) => r.notice?.type === 'truncated')).toHaveLength(1);
     expect(s.mal).toEqual([Buffer.byteLength(head)]);
+    await s.stop();
+  });
+
+  it('warns once when an open lkrg-logger session keeps writing to the rotated file', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.8.8.8');
+    writeFileSync(f, LINES.slice(0, 3).join('\n') + '\n');
+    const logs: string[] = [];
+    const s = start(d, undefined, logs);
+    await s.waitFor(() => s.got.length >= 3);
+    // rename-and-create rotation; the session's O_APPEND descriptor still points at the old inode
+    renameSync(f, f + '.1');
+    writeFileSync(f, LINES.slice(3, 5).join('\n') + '\n');
+    await s.waitFor(() => data(s.got).length >= 5);
+    expect(logs.filter((m) => /copytruncate/.test(m))).toEqual([]);
+    appendFileSync(f + '.1', LINES[5] + '\n');
+    await s.waitFor(() => logs.some((m) => /copytruncate/.test(m)));
+    appendFileSync(f + '.1', LINES[6] + '\n');
+    appendFileSync(f, LINES[7] + '\n');
+    await s.waitFor(() => data(s.got).length >= 6);
+    await new Promise((r) => setTimeout(r, 100));
+    const warnings = logs.filter((m) => /copytruncate/.test(m));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/rotated file \(inode \d+\) of .*10\.8\.8\.8 is still written to \(\d+ bytes after the rotation\)/);
+    // the new file is still followed
+    expect(data(s.got)).toEqual([...texts(0, 5), ...texts(7, 8)]);
     await s.stop();
   });
 
