@@ -16,7 +16,7 @@
  * source finds that file again (also when it was rotated or gzipped meanwhile, by its head
  * fingerprint) and continues right after the last committed line.
  */
-import { stat, open, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
 import { BatchBuilder, sleep, type BatchLimits } from './batch-builder.js';
@@ -246,12 +246,13 @@ class Tail {
   private readonly b: BatchBuilder;
   private warned = new Set<string>();
   /**
-   * The inode this tail followed before the last rotation, kept open to notice writes that still
-   * reach it: lkrg-logger opens the client file once per session (O_APPEND) and never reopens it
-   * (LKRG issue #320), so after a rename-and-create rotation an open session keeps appending to
-   * the renamed file. Those lines are not read; a warning says so and names copytruncate.
+   * The inode this tail followed before the last rotation, still read: lkrg-logger opens the
+   * client file once per session (O_APPEND) and never reopens it (LKRG issue #320), so after a
+   * rename-and-create rotation a session that stays connected keeps appending to the renamed
+   * file. Its progress is not part of the saved position: after a restart only the new file is
+   * followed (README: rotate lkrg-logger stores with copytruncate).
    */
-  private rotatedAway: { fh: FileHandle; ino: number; size: number } | undefined;
+  private rotatedAway: { fh: FileHandle; ino: number; path: string; readPos: number; sp: LineSplitter; line: number; grew: boolean } | undefined;
 
   constructor(
     private readonly c: Client,
@@ -268,8 +269,7 @@ class Tail {
 
   async close(): Promise<void> {
     await this.closeCurrent();
-    await this.rotatedAway?.fh.close().catch(() => undefined);
-    this.rotatedAway = undefined;
+    await this.abandonRotatedAway();
   }
 
   private async closeCurrent(): Promise<void> {
@@ -277,24 +277,68 @@ class Tail {
     this.fh = undefined;
   }
 
-  /** Warns (once per rotation) when the rotated-away inode still grows: see {@link rotatedAway}. */
-  private async checkRotatedAway(): Promise<void> {
+  /** Stops reading the rotated-away inode: its torn last line (if any) is reported, the file closed. */
+  private async abandonRotatedAway(): Promise<void> {
     const r = this.rotatedAway;
     if (!r) return;
-    let size: number;
-    try {
-      size = (await r.fh.stat()).size;
-    } catch {
-      return;
+    this.rotatedAway = undefined;
+    const tail = r.sp.takeTail();
+    if (tail) {
+      const origin = this.h.origin;
+      this.h.origin = r.path;
+      this.h.incomplete(this.b, tail.buf, tail.offset, r.line + 1, tail.bytes);
+      this.h.origin = origin;
     }
-    if (size <= r.size) return;
-    this.warnOnce(
-      `rotated-growth:${r.ino}`,
-      `${this.c.streamId}: the rotated file (inode ${r.ino}) of ${this.file} is still written to ` +
-        `(${size - r.size} bytes after the rotation), most likely by an lkrg-logger session that keeps it open; ` +
-        'those lines are not read. Rotate lkrg-logger stores with logrotate copytruncate.',
-    );
-    r.size = size;
+    await r.fh.close().catch(() => undefined);
+  }
+
+  /** Reads what was appended to the rotated-away inode since the last poll; see {@link rotatedAway}. */
+  private async *drainRotatedAway(): AsyncGenerator<RecordBatch> {
+    const r = this.rotatedAway;
+    if (!r) return;
+    const size = this.opts.chunkBytes ?? CHUNK_BYTES;
+    for (;;) {
+      if (this.ctx.signal.aborted) return;
+      const chunk = Buffer.allocUnsafe(size);
+      const { bytesRead } = await r.fh.read(chunk, 0, size, r.readPos);
+      if (bytesRead === 0) return;
+      if (!r.grew) {
+        r.grew = true;
+        this.ctx.log('info', `${r.path} is still written to after the rotation (an lkrg-logger session keeps it open); reading it too until the next rotation`);
+      }
+      r.readPos += bytesRead;
+      r.sp.push(chunk.subarray(0, bytesRead));
+      const origin = this.h.origin;
+      this.h.origin = r.path;
+      try {
+        const pump = new LoggerLinePump(r.sp, this.h, this.b, this.scanner, r.line);
+        for (;;) {
+          const full = pump.pump();
+          r.line = pump.line;
+          if (!full) break;
+          this.h.flushDuplicates(this.b);
+          yield this.b.take(this.pos());
+        }
+      } finally {
+        this.h.origin = origin;
+      }
+    }
+  }
+
+  /** Path the rotated inode has now (logrotate renamed it), or a description when none is found. */
+  private async rotatedPath(ino: number, dev: number): Promise<string> {
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
+    try {
+      for (const name of await readdir(dir)) {
+        if (!name.startsWith(base) || name === base) continue;
+        const st = await stat(path.join(dir, name)).catch(() => undefined);
+        if (st && st.ino === ino && st.dev === dev) return path.join(dir, name);
+      }
+    } catch {
+      /* fall through */
+    }
+    return `${this.file} (rotated, inode ${ino})`;
   }
 
   private pos(): Record<string, SourcePosition> {
@@ -413,16 +457,16 @@ class Tail {
     }
     yield* this.drain();
     if (rotated) {
-      // the old inode is finished; report a torn tail, then follow the new file from 0
-      const tail = this.sp.takeTail();
-      if (tail) this.h.incomplete(this.b, tail.buf, tail.offset, this.line + 1, tail.bytes);
+      // the old inode is read to its end; it stays open (with a torn last line kept) in case a
+      // session still writes to it, and the new file is followed from 0
       this.ctx.log('info', `${this.file} was rotated; following the new file`);
-      await this.rotatedAway?.fh.close().catch(() => undefined);
-      this.rotatedAway = { fh: this.fh!, ino: this.ident!.ino, size: this.readPos };
+      await this.abandonRotatedAway();
+      const ino = this.ident!.ino;
+      this.rotatedAway = { fh: this.fh!, ino, path: await this.rotatedPath(ino, this.ident!.dev), readPos: this.readPos, sp: this.sp, line: this.line, grew: false };
       this.fh = undefined;
       if (await this.openLive(0, 0)) yield* this.drain();
     } else {
-      await this.checkRotatedAway();
+      yield* this.drainRotatedAway();
     }
     this.h.flushDuplicates(this.b);
     if (this.b.pending()) yield this.b.take(this.pos());
