@@ -67,6 +67,11 @@ export interface LoggerStorePosition {
   /** Lines consumed in that file. */
   readonly line: number;
   readonly tracker: BootTrackerState;
+  /**
+   * The last rotated file, still read because an lkrg-logger session may keep appending to it
+   * (live mode only): its identity and how far it was consumed. Absent in older positions.
+   */
+  readonly rotated?: { readonly name: string; readonly file: FileIdentity; readonly offset: number; readonly line: number };
 }
 
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -252,7 +257,9 @@ class Tail {
    * file. Its progress is not part of the saved position: after a restart only the new file is
    * followed (README: rotate lkrg-logger stores with copytruncate).
    */
-  private rotatedAway: { fh: FileHandle; ino: number; path: string; readPos: number; sp: LineSplitter; line: number; grew: boolean } | undefined;
+  private rotatedAway:
+    | { fh: FileHandle; ident: FileIdentity; path: string; readPos: number; offset: number; sp: LineSplitter; line: number; grew: boolean }
+    | undefined;
 
   constructor(
     private readonly c: Client,
@@ -315,6 +322,7 @@ class Tail {
         for (;;) {
           const full = pump.pump();
           r.line = pump.line;
+          r.offset = pump.consumed;
           if (!full) break;
           this.h.flushDuplicates(this.b);
           yield this.b.take(this.pos());
@@ -325,8 +333,8 @@ class Tail {
     }
   }
 
-  /** Path the rotated inode has now (logrotate renamed it), or a description when none is found. */
-  private async rotatedPath(ino: number, dev: number): Promise<string> {
+  /** Path the rotated inode has now (logrotate renamed it), or null when no file has it. */
+  private async rotatedPath(ino: number, dev: number): Promise<string | null> {
     const dir = path.dirname(this.file);
     const base = path.basename(this.file);
     try {
@@ -338,12 +346,30 @@ class Tail {
     } catch {
       /* fall through */
     }
-    return `${this.file} (rotated, inode ${ino})`;
+    return null;
+  }
+
+  /** After a restart: reads the rotated file of the saved position on (if it still exists). */
+  private async restoreRotatedAway(saved: NonNullable<LoggerStorePosition['rotated']>): Promise<void> {
+    const p = await this.rotatedPath(saved.file.ino, saved.file.dev);
+    if (p === null || !(await headMatches(p, saved.file).catch(() => false))) return;
+    let fh: FileHandle;
+    try {
+      fh = await open(p, 'r');
+    } catch {
+      return;
+    }
+    this.rotatedAway = {
+      fh, ident: saved.file, path: p, readPos: saved.offset, offset: saved.offset,
+      sp: new LineSplitter(saved.offset, this.opts.maxLineBytes), line: saved.line, grew: false,
+    };
   }
 
   private pos(): Record<string, SourcePosition> {
+    const r = this.rotatedAway;
     const p: LoggerStorePosition = {
       v: 1, name: path.basename(this.file), file: this.ident!, offset: this.offset, line: this.line, tracker: this.h.tracker.snapshot(),
+      ...(r ? { rotated: { name: path.basename(r.path), file: r.ident, offset: r.offset, line: r.line } } : {}),
     };
     return { [this.c.streamId]: p as unknown as SourcePosition };
   }
@@ -364,6 +390,7 @@ class Tail {
       const st = await stat(this.file);
       if (st.dev === saved.file.dev && st.ino === saved.file.ino && st.size >= saved.offset && (await headMatches(this.file, saved.file))) {
         await this.openLive(saved.offset, saved.line);
+        if (saved.rotated) await this.restoreRotatedAway(saved.rotated);
         return;
       }
     } catch {
@@ -461,8 +488,9 @@ class Tail {
       // session still writes to it, and the new file is followed from 0
       this.ctx.log('info', `${this.file} was rotated; following the new file`);
       await this.abandonRotatedAway();
-      const ino = this.ident!.ino;
-      this.rotatedAway = { fh: this.fh!, ino, path: await this.rotatedPath(ino, this.ident!.dev), readPos: this.readPos, sp: this.sp, line: this.line, grew: false };
+      const ident = this.ident!;
+      const rotatedPath = (await this.rotatedPath(ident.ino, ident.dev)) ?? `${this.file} (rotated, inode ${ident.ino})`;
+      this.rotatedAway = { fh: this.fh!, ident, path: rotatedPath, readPos: this.readPos, offset: this.offset, sp: this.sp, line: this.line, grew: false };
       this.fh = undefined;
       if (await this.openLive(0, 0)) yield* this.drain();
     } else {

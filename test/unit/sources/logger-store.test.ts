@@ -266,7 +266,18 @@ describe('logger store live', () => {
     expect(byOrigin(f)).toEqual([...texts(0, 2), ...texts(3, 5), ...texts(6, 7)]);
     expect(s.mal).toEqual([]); // the torn line was completed, not reported
     expect(logs.filter((m) => /still written to after the rotation/.test(m))).toHaveLength(1);
-    await s.stop();
+    const pos = await s.stop();
+
+    // the saved position carries the rotated file: what the session appended while lkrg-siem was
+    // down is read after the restart, once
+    appendFileSync(f + '.1', LINES[7] + '\n');
+    appendFileSync(f, LINES[8] + '\n');
+    const s2 = start(d, pos);
+    await s2.waitFor(() => data(s2.got).length >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(data(s2.got.filter((r) => r.origin === f + '.1'))).toEqual(texts(7, 8));
+    expect(data(s2.got.filter((r) => r.origin === f))).toEqual(texts(8, 9));
+    await s2.stop();
   });
 
   it('stdin source: logger records auto-detected, torn tail reported', async () => {
