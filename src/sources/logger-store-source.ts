@@ -254,8 +254,8 @@ class Tail {
    * The inode this tail followed before the last rotation, still read: lkrg-logger opens the
    * client file once per session (O_APPEND) and never reopens it (LKRG issue #320), so after a
    * rename-and-create rotation a session that stays connected keeps appending to the renamed
-   * file. Its progress is not part of the saved position: after a restart only the new file is
-   * followed (README: rotate lkrg-logger stores with copytruncate).
+   * file. Followed until the next rotation; its progress is part of the saved position
+   * (`rotated`), so a restart resumes it when the file still exists under the same inode.
    */
   private rotatedAway:
     | { fh: FileHandle; ident: FileIdentity; path: string; readPos: number; offset: number; sp: LineSplitter; line: number; grew: boolean }
