@@ -6,9 +6,10 @@
  *   (`<ip>.1`, `<ip>.2.gz`, `<ip>-YYYYMMDD[.gz]`) oldest first per client, gzip
  *   transparently. A torn last line is reported as malformed ('incomplete last line').
  * - live: follows every client file of the directories (new files are picked up at the
- *   next poll), survives truncation (`truncated` notice, restart at 0), rotation (the old
- *   inode is finished, then the new file read from 0) and inode reuse (head fingerprint).
- *   A torn last line waits until its newline arrives.
+ *   next poll), survives truncation and rewrite in place (`truncated` notice, restart at 0;
+ *   the head fingerprint is checked after every read), rotation (the new file is read from 0,
+ *   and the last rotated file stays followed: lkrg-logger sessions keep appending to it) and
+ *   inode reuse (head fingerprint). A torn last line waits until its newline arrives.
  *
  * One stream per client: streamId `logger:<absolute dir>/<ip>`. Its position is
  * {@link LoggerStorePosition}: the identity of the file being read, the byte offset after the
