@@ -17,7 +17,8 @@
  * Nothing here can fail the output: a path that cannot be resolved (another client layout) or a
  * module already loaded is left alone, and the client loads it as before.
  */
-import Module, { createRequire } from 'node:module';
+import { createRequire } from 'node:module';
+import { putInCommonJsCache } from '../shared/commonjs-stand-in.js';
 
 /** The stand-ins installed by this process, as `<requiring package> -> <module>` (for the test). */
 export const deferredModules: readonly string[] = install();
@@ -43,31 +44,27 @@ function defer(from: NodeJS.Require, request: string): boolean {
   } catch {
     return false;
   }
-  const cache = from.cache;
-  if (cache[path]) return false;
   let real: Record<PropertyKey, unknown> | undefined;
   const load = (): Record<PropertyKey, unknown> => {
     if (real === undefined) {
-      delete cache[path];
+      delete from.cache[path];
       real = from(request) as Record<PropertyKey, unknown>;
     }
     return real;
   };
-  const standIn = new Module(path);
-  standIn.filename = path;
-  standIn.loaded = true;
-  standIn.exports = new Proxy(
-    {},
-    {
-      get: (_t, key) => load()[key],
-      has: (_t, key) => key in load(),
-      ownKeys: () => Reflect.ownKeys(load()),
-      getOwnPropertyDescriptor: (_t, key) => {
-        const d = Reflect.getOwnPropertyDescriptor(load(), key);
-        return d && { ...d, configurable: true };
+  return putInCommonJsCache(
+    path,
+    new Proxy(
+      {},
+      {
+        get: (_t, key) => load()[key],
+        has: (_t, key) => key in load(),
+        ownKeys: () => Reflect.ownKeys(load()),
+        getOwnPropertyDescriptor: (_t, key) => {
+          const d = Reflect.getOwnPropertyDescriptor(load(), key);
+          return d && { ...d, configurable: true };
+        },
       },
-    },
+    ),
   );
-  cache[path] = standIn;
-  return true;
 }

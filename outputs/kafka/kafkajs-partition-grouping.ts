@@ -11,9 +11,10 @@
  * module. When kafkajs is already loaded, or its layout differs, nothing is replaced and kafkajs
  * keeps its own function (slower, equally correct).
  */
-import Module, { createRequire } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { putInCommonJsCache } from '../shared/commonjs-stand-in.js';
 
 /** What kafkajs's producer passes to the grouping, once per topic of a batch (only the fields it reads); nothing in it throws but the partitioner. */
 export interface GroupingArgs<M> {
@@ -51,13 +52,6 @@ export const groupingReplaced: boolean = install();
 
 function install(): boolean {
   const path = kafkajsGroupingPath();
-  if (path === null) return false;
-  const cache = createRequire(path).cache;
-  if (cache[path]) return false; // kafkajs's producer is loaded already
-  const m = new Module(path);
-  m.filename = path;
-  m.loaded = true;
-  m.exports = groupMessagesPerPartition;
-  cache[path] = m;
-  return true;
+  // false when kafkajs's producer is loaded already
+  return path !== null && putInCommonJsCache(path, groupMessagesPerPartition);
 }

@@ -319,15 +319,10 @@ class Tail {
       const origin = this.h.origin;
       this.h.origin = r.path;
       try {
-        const pump = new LoggerLinePump(r.sp, this.h, this.b, this.scanner, r.line);
-        for (;;) {
-          const full = pump.pump();
-          r.line = pump.line;
-          r.offset = pump.consumed;
-          if (!full) break;
-          this.h.flushDuplicates(this.b);
-          yield this.b.take(this.pos());
-        }
+        yield* this.pumpBatches(r.sp, r.line, (line, consumed) => {
+          r.line = line;
+          r.offset = consumed;
+        });
       } finally {
         this.h.origin = origin;
       }
@@ -478,11 +473,9 @@ class Tail {
       this.h.notice(this.b, this.offset, 'truncated', `${this.file} shrank from ${this.readPos} to ${fst.size} bytes; reading it from the start`);
       this.ctx.log('warn', `${this.file} was truncated; reading it from the start`);
       this.resetTo(0);
-    } else if (!rotated && fst.size !== this.readPos && this.ident!.fpLen > 0) {
-      const head = Buffer.alloc(this.ident!.fpLen);
-      const { bytesRead } = await this.fh!.read(head, 0, head.length, 0);
-      if (bytesRead < head.length || fingerprint(head, bytesRead) !== this.ident!.fp) this.rewritten();
     }
+    // a rewrite in place that left the file at least as long is found by drain(), which checks
+    // the head after every read
     yield* this.drain();
     if (rotated) {
       // the old inode is read to its end; it stays open (with a torn last line kept) in case a
@@ -545,15 +538,25 @@ class Tail {
       this.readPos += bytesRead;
       if (this.ident!.fpLen < FINGERPRINT_BYTES && this.readPos > this.ident!.fpLen) await this.refreshIdent();
       this.sp.push(chunk.subarray(0, bytesRead));
-      const pump = new LoggerLinePump(this.sp, this.h, this.b, this.scanner, this.line);
-      for (;;) {
-        const full = pump.pump();
-        this.line = pump.line;
-        this.offset = pump.consumed;
-        if (!full) break;
-        this.h.flushDuplicates(this.b);
-        yield this.b.take(this.pos());
-      }
+      yield* this.pumpBatches(this.sp, this.line, (line, consumed) => {
+        this.line = line;
+        this.offset = consumed;
+      });
+    }
+  }
+
+  /**
+   * Handles the complete lines pushed into `sp` (line numbers from `line`), reporting progress
+   * through `moved` after every step, and yields each batch that fills up with the position.
+   */
+  private *pumpBatches(sp: LineSplitter, line: number, moved: (line: number, consumed: number) => void): Generator<RecordBatch> {
+    const pump = new LoggerLinePump(sp, this.h, this.b, this.scanner, line);
+    for (;;) {
+      const full = pump.pump();
+      moved(pump.line, pump.consumed);
+      if (!full) return;
+      this.h.flushDuplicates(this.b);
+      yield this.b.take(this.pos());
     }
   }
 
