@@ -58,7 +58,10 @@ export function docValue(doc: EcsDocument, dotted: string): unknown {
 
 /** The data stream namespace of an event: its `data_stream.namespace`, else "default". */
 export function eventNamespace(ev: QueuedEvent): string {
-  // Read from the stored JSON text: parsing the whole document for one field cost more CPU
+  // The queue records the namespace of every event the pipeline queues: no search of the text
+  // (the fallback below costs a few microseconds per event: a search through the whole text).
+  if (ev.namespace !== undefined) return ev.namespace !== '' ? ev.namespace : 'default';
+  // Else read from the stored JSON text: parsing the whole document for one field cost more CPU
   // than everything else the bulk output does per event. `ev.doc` only when the text cannot be scanned.
   const scanned = namespaceInJson(ev.json);
   const ns = scanned === SCAN_FAILED ? docValue(ev.doc, 'data_stream.namespace') : scanned;

@@ -46,7 +46,7 @@ const sourceVariants = {
 
 /** The whole configuration file. */
 export const forwarderSpec: Readonly<Record<string, FieldSpec>> = {
-  state_file: { kind: 'string', desc: 'The SQLite state file: positions, queues, dead letters.', default: './lkrg-siem-state/state.db' },
+  state_file: { kind: 'string', desc: 'The SQLite state file: positions, queues, dead letters. A file an older lkrg-siem wrote is upgraded in place when opened; one from a newer lkrg-siem is refused.', default: './lkrg-siem-state/state.db' },
   include_non_lkrg: { kind: 'bool', desc: 'Forward non-LKRG kernel lines as plain kernel events too.', default: false },
   namespace: { kind: 'string', desc: 'data_stream.namespace of every event.', default: 'default', pattern: /^[a-z0-9_]{1,100}$/, patternHint: 'lower-case letters, digits and _ only (Elasticsearch data stream rules)' },
   keep_original: { kind: 'bool', desc: 'Keep the exact input line in event.original.', default: true },

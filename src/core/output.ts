@@ -24,6 +24,11 @@ export interface QueuedEvent {
   readonly key: string;
   /** event.dataset: `lkrg.alert` for ALERT events, `lkrg.log` for everything else. */
   readonly dataset: string;
+  /**
+   * data_stream.namespace of the document when the queue recorded it (every event the pipeline
+   * queues); undefined for rows queued without it, whose namespace is read from `json`.
+   */
+  readonly namespace?: string;
 }
 
 /**

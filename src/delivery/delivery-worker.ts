@@ -411,12 +411,14 @@ class StoredEvent implements QueuedEvent {
   readonly json: string;
   readonly key: string;
   readonly dataset: string;
+  readonly namespace: string | undefined;
   private parsed: Record<string, unknown> | undefined;
   constructor(r: QueueRow) {
     this.id = r.eventId;
     this.json = r.payload;
     this.key = r.key;
     this.dataset = r.dataset;
+    this.namespace = r.namespace ?? undefined;
   }
   get doc(): Record<string, unknown> {
     return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);

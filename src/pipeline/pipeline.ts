@@ -27,6 +27,8 @@ export interface EventNormalizer {
   toEcsJson(event: LkrgEvent): string;
   /** `event.dataset` of the event's document without building it. */
   datasetOf(event: LkrgEvent): string;
+  /** `data_stream.namespace` of every document this normalizer writes. */
+  readonly namespace: string;
   /** The document as compact JSON, byte-identical to JSON.stringify (may reuse cached fragments). */
   toJson(doc: EcsDocument): string;
   toCef(doc: EcsDocument): string;
@@ -137,7 +139,7 @@ function processBatch(
     const rows: QueueInsert[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), payload: json[i]! };
+      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace: opts.normalizer.namespace, payload: json[i]! };
     }
     queued = new Map(opts.queues.map((q) => [q.name, rows]));
   }

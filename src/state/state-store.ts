@@ -19,6 +19,8 @@ export interface QueueRow {
   readonly eventId: string;
   readonly key: string;
   readonly dataset: string;
+  /** data_stream.namespace as queued, or null for rows queued without it (read it from the payload). */
+  readonly namespace: string | null;
   readonly payload: string;
   readonly bytes: number;
   readonly enqueuedAt: number;
@@ -33,6 +35,8 @@ export interface QueueInsert {
   readonly eventId: string;
   readonly key: string;
   readonly dataset: string;
+  /** The payload's data_stream.namespace, so outputs that route by it need not search the JSON. */
+  readonly namespace: string;
   readonly payload: string;
 }
 
@@ -71,9 +75,13 @@ export interface QueueStats {
   readonly oldestEnqueuedAt: number | null;
 }
 
-const SCHEMA_VERSION = 1;
+/**
+ * Version of the state file's tables. 2 added queue.namespace; a version-1 file is migrated
+ * in place when opened (its queued rows keep a NULL namespace).
+ */
+const SCHEMA_VERSION = 2;
 
-/** Rows per multi-row queue INSERT (7 parameters each): fewer statement runs per committed batch. */
+/** Rows per multi-row queue INSERT (8 parameters each): fewer statement runs per committed batch. */
 const INSERT_CHUNK = 25;
 
 /**
@@ -127,7 +135,7 @@ export class StateStore {
         rowid INTEGER PRIMARY KEY AUTOINCREMENT, output TEXT NOT NULL, event_id TEXT NOT NULL,
         key TEXT NOT NULL, dataset TEXT NOT NULL, payload TEXT NOT NULL, bytes INTEGER NOT NULL,
         enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL DEFAULT 0, first_failed_at INTEGER, last_error TEXT);
+        next_at INTEGER NOT NULL DEFAULT 0, first_failed_at INTEGER, last_error TEXT, namespace TEXT);
       CREATE INDEX IF NOT EXISTS queue_output ON queue (output, rowid);
       CREATE TABLE IF NOT EXISTS dead_letters (
         id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, output TEXT, origin TEXT,
@@ -141,6 +149,13 @@ export class StateStore {
       | undefined;
     if (!row) {
       this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    } else if (Number(row.value) === 1) {
+      // version 1 had no queue.namespace; its rows keep NULL (outputs then read the payload)
+      this.db.transaction(() => {
+        const cols = this.db.prepare('PRAGMA table_info(queue)').all() as { name: string }[];
+        if (!cols.some((c) => c.name === 'namespace')) this.db.exec('ALTER TABLE queue ADD COLUMN namespace TEXT');
+        this.db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(String(SCHEMA_VERSION), 'schema_version');
+      }).immediate();
     } else if (Number(row.value) !== SCHEMA_VERSION) {
       throw new Error(
         `State file ${this.path} has schema version ${row.value}; this lkrg-siem expects ${SCHEMA_VERSION}. ` +
@@ -167,14 +182,14 @@ export class StateStore {
         'INSERT INTO sink_state (output, state) VALUES (?, ?) ON CONFLICT (output) DO UPDATE SET state = excluded.state',
       ),
       insertQueue: db.prepare(
-        'INSERT INTO queue (output, event_id, key, dataset, payload, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO queue (output, event_id, key, dataset, namespace, payload, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       // OR FAIL: a multi-row INSERT with the default conflict action (ABORT) makes SQLite keep a
       // statement journal (a temp file with a copy of every page the statement touches, so that
       // it could undo just that statement); FAIL needs none. Nothing here can fail a constraint,
       // and if anything did, the whole batch transaction is rolled back anyway.
       insertQueueChunk: db.prepare(
-        `INSERT OR FAIL INTO queue (output, event_id, key, dataset, payload, bytes, enqueued_at) VALUES ${new Array(INSERT_CHUNK).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        `INSERT OR FAIL INTO queue (output, event_id, key, dataset, namespace, payload, bytes, enqueued_at) VALUES ${new Array(INSERT_CHUNK).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       ),
       insertDead: db.prepare(
         `INSERT INTO dead_letters (kind, output, origin, offset, event_id, reason, attempts, first_failed_at, last_failed_at, payload)
@@ -187,7 +202,7 @@ export class StateStore {
       counters: db.prepare('SELECT scope, name, value FROM counters ORDER BY scope, name'),
       queueHead: db
         .prepare(
-          `SELECT rowid, event_id, key, dataset, payload, bytes, enqueued_at, attempts, next_at, first_failed_at, last_error
+          `SELECT rowid, event_id, key, dataset, payload, bytes, enqueued_at, attempts, next_at, first_failed_at, last_error, namespace
            FROM queue WHERE output = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
         )
         .raw(true),
@@ -251,27 +266,28 @@ export class StateStore {
           s.upsertPosition.run(c.sourceId, streamId, JSON.stringify(pos), now);
         }
         if (c.queued) {
-          const args: unknown[] = new Array(7 * INSERT_CHUNK);
+          const args: unknown[] = new Array(8 * INSERT_CHUNK);
           for (const [output, rows] of c.queued) {
             let i = 0;
             // rowids follow the row order, as with one INSERT per row
             for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
               for (let k = 0; k < INSERT_CHUNK; k++) {
                 const r = rows[i + k]!;
-                const o = 7 * k;
+                const o = 8 * k;
                 args[o] = output;
                 args[o + 1] = r.eventId;
                 args[o + 2] = r.key;
                 args[o + 3] = r.dataset;
-                args[o + 4] = r.payload;
-                args[o + 5] = Buffer.byteLength(r.payload);
-                args[o + 6] = now;
+                args[o + 4] = r.namespace;
+                args[o + 5] = r.payload;
+                args[o + 6] = Buffer.byteLength(r.payload);
+                args[o + 7] = now;
               }
               s.insertQueueChunk.run(args);
             }
             for (; i < rows.length; i++) {
               const r = rows[i]!;
-              s.insertQueue.run(output, r.eventId, r.key, r.dataset, r.payload, Buffer.byteLength(r.payload), now);
+              s.insertQueue.run(output, r.eventId, r.key, r.dataset, r.namespace, r.payload, Buffer.byteLength(r.payload), now);
             }
           }
         }
@@ -307,6 +323,7 @@ export class StateStore {
         nextAt: r[8] as number,
         firstFailedAt: (r[9] as number | null) ?? null,
         lastError: (r[10] as string | null) ?? null,
+        namespace: (r[11] as string | null) ?? null,
       };
     }
     return rows;
@@ -420,7 +437,7 @@ export class StateStore {
         if (!d || d.kind !== 'delivery' || !d.output) continue;
         const doc = safeParse(d.payload);
         const dataset = typeof doc?.['event.dataset'] === 'string' ? (doc['event.dataset'] as string) : datasetOf(doc);
-        this.stmts.insertQueue.run(d.output, d.eventId ?? '', keyOf(doc), dataset, d.payload, Buffer.byteLength(d.payload), now);
+        this.stmts.insertQueue.run(d.output, d.eventId ?? '', keyOf(doc), dataset, namespaceOf(doc), d.payload, Buffer.byteLength(d.payload), now);
         this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
         n++;
       }
@@ -489,6 +506,14 @@ function safeParse(s: string): Record<string, unknown> | undefined {
 function datasetOf(doc: Record<string, unknown> | undefined): string {
   const ev = doc?.event as Record<string, unknown> | undefined;
   return typeof ev?.dataset === 'string' ? ev.dataset : 'lkrg.log';
+}
+
+/** data_stream.namespace of a parsed document as outputs read it, null when it has none (they then fall back). */
+function namespaceOf(doc: Record<string, unknown> | undefined): string | null {
+  const flat = doc?.['data_stream.namespace'];
+  if (flat !== undefined) return typeof flat === 'string' && flat !== '' ? flat : null;
+  const ds = doc?.data_stream as Record<string, unknown> | undefined;
+  return typeof ds?.namespace === 'string' && ds.namespace !== '' ? ds.namespace : null;
 }
 
 function keyOf(doc: Record<string, unknown> | undefined): string {

@@ -239,7 +239,7 @@ describe('splunk-hec output through the shared delivery layer (real receiver)', 
     store.commitBatch({
       sourceId: 'it',
       positions: {},
-      queued: new Map([[output, events.map((e) => ({ eventId: e.id, key: e.key, dataset: e.dataset, payload: e.json }))]]),
+      queued: new Map([[output, events.map((e) => ({ eventId: e.id, key: e.key, dataset: e.dataset, namespace: e.namespace ?? 'default', payload: e.json }))]]),
     });
   }
 

@@ -37,7 +37,7 @@ function queue(store: StateStore, output: string, ids: string[]): void {
   store.commitBatch({
     sourceId: 's',
     positions: {},
-    queued: new Map([[output, ids.map((id) => ({ eventId: id, key: 'h', dataset: 'lkrg.alert', payload: JSON.stringify({ event: { id } }) }))]]),
+    queued: new Map([[output, ids.map((id) => ({ eventId: id, key: 'h', dataset: 'lkrg.alert', namespace: 'default', payload: JSON.stringify({ event: { id } }) }))]]),
   });
 }
 

@@ -69,6 +69,24 @@ describe('encodeBulk', () => {
     expect(encodeBulk(batch, 'logs-{dataset}-{namespace}').body.toString('utf8')).toContain('"_index":"logs-lkrg.alert-default","_id":"c"');
   });
 
+  it('routes by the namespace the queue recorded, without searching the text; falls back to the text without one', () => {
+    const base = ev('q', 'lkrg.alert', { data_stream: { namespace: 'prod' } });
+    // the text is a string that must not be searched: every search method throws
+    const json = Object.assign(Object.create(String.prototype) as object, { valueOf: () => base.json, toString: () => base.json });
+    for (const m of ['includes', 'indexOf', 'lastIndexOf', 'charCodeAt', 'slice']) {
+      Object.defineProperty(json, m, { value: () => { throw new Error(`text searched (${m})`); } });
+    }
+    const queued: QueuedEvent = { id: 'q', doc: base.doc, json: json as unknown as string, key: 'k', dataset: 'lkrg.alert', namespace: 'prod' };
+    expect(eventNamespace(queued)).toBe('prod');
+    expect(targetIndex('logs-{dataset}-{namespace}', queued)).toEqual({ index: 'logs-lkrg.alert-prod' });
+    expect(eventNamespace({ ...base, namespace: '' })).toBe('default');
+    // a row queued without it (older state file): read from the text
+    expect(eventNamespace({ ...base, namespace: undefined })).toBe('prod');
+    expect(encodeBulk([{ ...base, namespace: 'prod' }, { ...base, id: 'r' }], 'logs-{dataset}-{namespace}').body.toString('utf8')).toBe(
+      `{"create":{"_index":"logs-lkrg.alert-prod","_id":"q"}}\n${base.json}\n{"create":{"_index":"logs-lkrg.alert-prod","_id":"r"}}\n${base.json}\n`,
+    );
+  });
+
   it('reads data_stream.namespace from the JSON text exactly as JSON.parse + docValue do', () => {
     // escaped keys (quote, backslash) are rare: the scanner hands those documents back (SCAN_FAILED)
     const key = fc.oneof(
