@@ -196,6 +196,7 @@ async function cmdRun(f: Flags): Promise<number> {
     shutdownTimeoutMs: cfg.shutdown_timeout_ms,
     signal,
     log,
+    metricsListen: cfg.metrics.listen,
   });
   process.stderr.write(result.summary.format() + '\n');
   printDelivery(result.counters, result.workers.map((w) => w.name));

@@ -6,7 +6,8 @@
 import type { Source } from '../core/types.js';
 import { StateStore } from '../state/state-store.js';
 import { runPipeline, type PipelineProgress, type QueueTarget } from '../pipeline/pipeline.js';
-import type { RunSummary } from '../pipeline/run-summary.js';
+import { RunSummary } from '../pipeline/run-summary.js';
+import { startMetricsServer } from './metrics-server.js';
 import { DeliveryWorker, type DeliverySettings } from '../delivery/delivery-worker.js';
 import { deliveryThreadsAvailable, ThreadedDelivery, type Delivery } from '../delivery/delivery-thread.js';
 import { outputType } from '../../outputs/output-registry.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   readonly onProgress?: (p: PipelineProgress) => void;
   /** Replay without --resume: forget the sources' positions and the sinks' files first. */
   readonly fresh?: boolean;
+  /** `metrics.listen`: serve /metrics and /health there for the length of the run. */
+  readonly metricsListen?: string;
 }
 
 export interface RunResult {
@@ -50,6 +53,8 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
   // Each queued output delivers from its own thread when it can (compiled code, state in a
   // file): its client work then runs beside parsing instead of taking turns with it.
   const threaded = deliveryThreadsAvailable(opts.statePath);
+  const summary = new RunSummary();
+  let metrics: { close(): Promise<void> } | undefined;
   try {
     // Delivery threads start first: each imports its driver module and client library (a few
     // hundred ms of compiling) while this thread loads the catalog and the mappings and then
@@ -96,7 +101,8 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       };
     });
     const byName = new Map(workers.map((w) => [w.name, w]));
-    const summary = await runPipeline({
+    if (opts.metricsListen !== undefined) metrics = await startMetricsServer(opts.metricsListen, { store, workers, summary }, opts.log);
+    await runPipeline({
       store,
       sources: opts.sources,
       makeAssembler,
@@ -106,8 +112,9 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       signal: readies.length ? AbortSignal.any([opts.signal, threadFailed.signal]) : opts.signal,
       log: opts.log,
       onProgress: opts.onProgress,
-      onQueued: (name, n) => byName.get(name)?.notifyQueued(n),
+      onQueued: (name, n, bytes) => byName.get(name)?.notifyQueued(n, bytes),
       queueDepth: (name) => byName.get(name)!.depth(),
+      summary,
     });
     await Promise.all(readies); // throws the failure of a thread that never got ready
     if (opts.drainQueues && !opts.signal.aborted) {
@@ -120,6 +127,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
     return { summary, workers, counters: store.counters() };
   } finally {
     await Promise.all(workers.map((w) => (w.status.state === 'stopped' ? undefined : w.stop(Date.now()))));
+    await metrics?.close();
     store.close();
   }
 }

@@ -44,6 +44,9 @@ const sourceVariants = {
   },
 } as const satisfies Record<string, { desc: string; fields: Record<string, FieldSpec> }>;
 
+/** `metrics.listen`: `HOST:PORT`, `[v6]:PORT` or `:PORT` (every interface); port 0 picks a free one. */
+const METRICS_LISTEN_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/;
+
 /** The whole configuration file. */
 export const forwarderSpec: Readonly<Record<string, FieldSpec>> = {
   state_file: { kind: 'string', desc: 'The SQLite state file: positions, queues, dead letters. A file an older lkrg-siem wrote is upgraded in place when opened; one from a newer lkrg-siem is refused.', default: './lkrg-siem-state/state.db' },
@@ -53,6 +56,13 @@ export const forwarderSpec: Readonly<Record<string, FieldSpec>> = {
   sources: { kind: 'list', desc: 'Where kernel messages come from.', of: { discriminator: 'type', variants: sourceVariants }, required: true, minItems: 1 },
   outputs: { kind: 'list', desc: 'Where events go; each output delivers independently.', of: { discriminator: 'type', variants: outputVariants() }, required: true, minItems: 1 },
   shutdown_timeout_ms: { kind: 'int', desc: 'On SIGTERM/SIGINT: how long outputs may flush before the rest stays queued for the next start.', default: 10_000, min: 0 },
+  metrics: {
+    kind: 'object',
+    desc: 'The monitoring endpoint of `run`: Prometheus metrics at /metrics, a JSON health check at /health (see Monitoring).',
+    fields: {
+      listen: { kind: 'string', desc: 'Address to serve on, `HOST:PORT` (`[::1]:PORT` for IPv6; port 0 picks a free one, logged at start). Unset: no endpoint. No TLS or authentication: bind to loopback or a management network.', pattern: METRICS_LISTEN_PATTERN, patternHint: 'HOST:PORT, e.g. 127.0.0.1:9464' },
+    },
+  },
 };
 
 /** A validated configuration (defaults filled). */
@@ -64,6 +74,7 @@ export interface ForwarderConfig {
   readonly sources: readonly ConfigObject[];
   readonly outputs: readonly ConfigObject[];
   readonly shutdown_timeout_ms: number;
+  readonly metrics: { readonly listen?: string };
 }
 
 /**
@@ -96,6 +107,10 @@ export function validateConfig(raw: unknown): ForwarderConfig {
     if (names.has(name)) errors.push(new ConfigError(`outputs[${i}].name`, name, 'output names must be unique; give each output its own name'));
     names.add(name);
   });
+  const listen = cfg.metrics?.listen;
+  if (listen !== undefined && Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535) {
+    errors.push(new ConfigError('metrics.listen', listen, 'the port must be 0-65535 (0 picks a free one), e.g. 127.0.0.1:9464'));
+  }
   if (errors.length) throw new ConfigErrors(errors);
   return cfg;
 }

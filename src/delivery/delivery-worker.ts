@@ -27,6 +27,8 @@ export interface WorkerStatus {
   fatalError?: string;
   lastError?: string;
   lastErrorAt?: number;
+  /** When a request last delivered at least one event (epoch ms). */
+  lastDeliveredAt?: number;
   inFlight: number;
 }
 
@@ -386,6 +388,7 @@ export class DeliveryWorker {
       }
     }
     this.store.settle(this.driver.name, { delivered, rejected, retried });
+    if (delivered.length) this.status.lastDeliveredAt = now;
     let goneBytes = 0;
     for (const r of delivered) goneBytes += r.bytes;
     for (const x of rejected) goneBytes += x.row.bytes;

@@ -61,9 +61,11 @@ export interface PipelineOptions {
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly onProgress?: (p: PipelineProgress) => void;
   /** Called after each commit with the queued row counts (wakes the delivery workers). */
-  readonly onQueued?: (output: string, count: number) => void;
+  readonly onQueued?: (output: string, count: number, bytes: number) => void;
   /** Current depth of a queued output (events, bytes), for back-pressure. */
   readonly queueDepth?: (output: string) => { events: number; bytes: number };
+  /** The summary to fill (the metrics endpoint reads it while the run goes on); a new one by default. */
+  readonly summary?: RunSummary;
 }
 
 /**
@@ -71,7 +73,7 @@ export interface PipelineOptions {
  * Throws on I/O or database errors (the caller exits non-zero; nothing uncommitted is lost).
  */
 export async function runPipeline(opts: PipelineOptions): Promise<RunSummary> {
-  const summary = new RunSummary();
+  const summary = opts.summary ?? new RunSummary();
   const progress: PipelineProgress = { bytes: 0, records: 0, events: 0, malformed: 0 };
   for (const sink of opts.sinks) sink.open(opts.store.loadSinkState<FileSinkState>(sink.name));
   try {
@@ -135,11 +137,15 @@ function processBatch(
   }
 
   let queued: Map<string, QueueInsert[]> | undefined;
+  let queuedBytes = 0;
   if (opts.queues.length && events.length) {
     const rows: QueueInsert[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace: opts.normalizer.namespace, payload: json[i]! };
+      const payload = json[i]!;
+      const bytes = Buffer.byteLength(payload);
+      queuedBytes += bytes;
+      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace: opts.normalizer.namespace, payload, bytes };
     }
     queued = new Map(opts.queues.map((q) => [q.name, rows]));
   }
@@ -165,7 +171,7 @@ function processBatch(
       ...opts.queues.map((q) => [q.name, 'queued', events.length] as const),
     ],
   });
-  if (queued) for (const q of opts.queues) opts.onQueued?.(q.name, events.length);
+  if (queued) for (const q of opts.queues) opts.onQueued?.(q.name, events.length, queuedBytes);
   summary.malformed += batch.malformed.length;
   for (const m of batch.malformed) summary.noteMalformed(m);
   progress.bytes += batch.bytes;

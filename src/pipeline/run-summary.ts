@@ -19,6 +19,8 @@ export interface HostSummary {
   duplicates: number;
   forged: number;
   unknown: number;
+  /** Stream notices by type (gap, reboot, duplicate: records dropped, quiet, truncated, journal-missed). */
+  notices: Map<string, number>;
   /** Earliest and latest event time (`@timestamp`), epoch µs. */
   firstUs?: number;
   lastUs?: number;
@@ -47,6 +49,7 @@ export class RunSummary {
         duplicates: 0,
         forged: 0,
         unknown: 0,
+        notices: new Map(),
       };
       this.hosts.set(name, h);
     }
@@ -55,11 +58,14 @@ export class RunSummary {
     if (h.firstUs === undefined || us < h.firstUs) h.firstUs = us;
     if (h.lastUs === undefined || us > h.lastUs) h.lastUs = us;
     if (r.notice) {
+      // a duplicate notice stands for a run of `count` dropped records
+      const n = r.notice.type === 'duplicate' ? (r.notice.count ?? 1) : 1;
+      h.notices.set(r.notice.type, (h.notices.get(r.notice.type) ?? 0) + n);
       if (r.notice.type === 'gap') {
         h.gaps++;
         h.missingRecords += r.notice.missing ?? 0;
       } else if (r.notice.type === 'reboot') h.reboots++;
-      else if (r.notice.type === 'duplicate') h.duplicates += r.notice.missing ?? 1;
+      else if (r.notice.type === 'duplicate') h.duplicates += n;
       return;
     }
     const p = e.parsed;
@@ -105,7 +111,7 @@ export class RunSummary {
       hosts: Object.fromEntries(
         [...this.hosts.values()].map((h) => [
           h.host,
-          { ...h, alerts: Object.fromEntries(h.alerts), lifecycle: Object.fromEntries(h.lifecycle) },
+          { ...h, alerts: Object.fromEntries(h.alerts), lifecycle: Object.fromEntries(h.lifecycle), notices: Object.fromEntries(h.notices) },
         ]),
       ),
     };

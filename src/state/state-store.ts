@@ -38,6 +38,8 @@ export interface QueueInsert {
   /** The payload's data_stream.namespace, so outputs that route by it need not search the JSON. */
   readonly namespace: string;
   readonly payload: string;
+  /** UTF-8 length of the payload when the caller has it (computed otherwise). */
+  readonly bytes?: number;
 }
 
 /** A dead letter: malformed input ('input') or an event an output rejected ('delivery'). */
@@ -280,14 +282,14 @@ export class StateStore {
                 args[o + 3] = r.dataset;
                 args[o + 4] = r.namespace;
                 args[o + 5] = r.payload;
-                args[o + 6] = Buffer.byteLength(r.payload);
+                args[o + 6] = r.bytes ?? Buffer.byteLength(r.payload);
                 args[o + 7] = now;
               }
               s.insertQueueChunk.run(args);
             }
             for (; i < rows.length; i++) {
               const r = rows[i]!;
-              s.insertQueue.run(output, r.eventId, r.key, r.dataset, r.namespace, r.payload, Buffer.byteLength(r.payload), now);
+              s.insertQueue.run(output, r.eventId, r.key, r.dataset, r.namespace, r.payload, r.bytes ?? Buffer.byteLength(r.payload), now);
             }
           }
         }

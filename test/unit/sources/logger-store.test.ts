@@ -8,6 +8,8 @@ import type { RawRecord, RecordBatch, SourcePosition } from '../../../src/core/t
 import { createSource } from '../../../src/sources/create-source.js';
 import { parseRotatedName } from '../../../src/sources/file-identity.js';
 import { lastPositions, readAll, SAMPLES, tmp } from './helpers.js';
+import { RunSummary } from '../../../src/pipeline/run-summary.js';
+import { EventAssembler } from '../../../src/parse/event-assembler.js';
 
 const T = tmp('lkrg-store-');
 afterAll(() => T.done());
@@ -85,6 +87,15 @@ describe('logger store replay', () => {
     const dup = rs.filter((r) => r.notice);
     expect(dup).toHaveLength(1);
     expect(dup[0]!.notice).toMatchObject({ type: 'duplicate', count: 4, fromSeq: 1097, toSeq: 1100 });
+    // the run summary (and the metrics) count the records dropped, not the notices
+    const summary = new RunSummary();
+    const assembler = new EventAssembler({ includeNonLkrg: true });
+    for (const r of rs) for (const e of assembler.push(r)) summary.add(e);
+    for (const e of assembler.flush()) summary.add(e);
+    const host = summary.hosts.get('10.1.1.1')!;
+    expect(host.duplicates).toBe(4);
+    expect(host.notices.get('duplicate')).toBe(4);
+    expect(summary.format()).toMatch(/resent duplicates dropped 4,/);
   });
 
   it('hostile input never throws: binary junk, NUL runs, invalid UTF-8, a 1 MiB line', async () => {
