@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from './core/types.js';
+import { ConfigError, SourceError } from './core/types.js';
 import { MappingError } from './normalize/mapping-loader.js';
 import { CatalogError } from './parse/lkrg-catalog.js';
 import { yamlModule } from './core/lazy-yaml.js';
@@ -386,6 +386,10 @@ export async function main(argv: readonly string[]): Promise<number> {
           'Fix the table (mappings/README.md describes each one), or reinstall lkrg-siem if the shipped tables are missing.\n',
       );
       return 2;
+    }
+    if (err instanceof SourceError) {
+      process.stderr.write(`lkrg-siem: ${err.message}\n`);
+      return 1;
     }
     process.stderr.write(`lkrg-siem: ${(err as Error)?.stack ?? String(err)}\n`);
     return 1;

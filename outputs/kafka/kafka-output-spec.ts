@@ -77,15 +77,22 @@ export const KAFKA_OUTPUT_DEFAULTS = {
 } as const;
 
 /** The validated config with secrets and certificate files loaded (camelCase, internal). */
-export interface ResolvedKafkaOutputConfig {
-  brokers: string[];
+export interface ResolvedKafkaOutputConfig extends ResolvedKafkaConnection {
   topic: string;
-  clientId: string;
   valueFormat: 'ecs_json' | 'cef';
   compression: KafkaCompression;
+  maxMessageBytes: number;
+}
+
+/**
+ * How to reach and log in to the brokers: shared by the kafka output and the kafka source
+ * (validated by {@link resolveKafkaConnection}).
+ */
+export interface ResolvedKafkaConnection {
+  brokers: string[];
+  clientId: string;
   requestTimeoutMs: number;
   connectionTimeoutMs: number;
-  maxMessageBytes: number;
   tls?: {
     ca?: string;
     cert?: string;
@@ -135,7 +142,52 @@ export function resolveKafkaOutputConfig(
   const k = (key: string): string => `outputs.${name}.${key}`;
   if (!isRecord(raw)) throw new ConfigError(`outputs.${name}`, raw, 'give the kafka output a mapping of settings');
   unknownKeys(raw, TOP_KEYS, k(''), 'kafka output');
+  const conn = resolveKafkaConnection(raw, k, env, KAFKA_OUTPUT_DEFAULTS.request_timeout_ms);
 
+  // topic
+  const topic = raw.topic;
+  if (typeof topic !== 'string' || topic.length === 0) {
+    throw new ConfigError(k('topic'), topic, 'name the topic, e.g. "lkrg" or "lkrg-{dataset}"');
+  }
+  const placeholders = topic.match(/\{[^}]*\}/g) ?? [];
+  for (const p of placeholders) {
+    if (p !== '{dataset}') throw new ConfigError(k('topic'), topic, `${p} is not a known placeholder: only {dataset} can be used`);
+  }
+  for (const ds of KAFKA_DATASETS) {
+    if (!TOPIC_CHARS.test(topicFor(topic, ds))) {
+      throw new ConfigError(k('topic'), topic, 'a Kafka topic name has 1-249 characters from [A-Za-z0-9._-]');
+    }
+  }
+
+  const valueFormat = optEnum(raw.value_format, k('value_format'), ['ecs_json', 'cef'] as const, KAFKA_OUTPUT_DEFAULTS.value_format);
+  const compression = optEnum(raw.compression, k('compression'), KAFKA_COMPRESSIONS, KAFKA_OUTPUT_DEFAULTS.compression);
+
+  if (raw.acks !== undefined && raw.acks !== -1 && raw.acks !== 'all') {
+    throw new ConfigError(k('acks'), raw.acks, 'only -1 ("all") is supported: the idempotent producer needs every in-sync replica to acknowledge');
+  }
+  if (raw.max_in_flight_requests !== undefined && raw.max_in_flight_requests !== 1) {
+    throw new ConfigError(
+      k('max_in_flight_requests'), raw.max_in_flight_requests,
+      'only 1 is supported: kafkajs keeps per-partition order with its idempotent producer only with one request in flight',
+    );
+  }
+  const maxMessageBytes = optInt(raw.max_message_bytes, k('max_message_bytes'), 1_024, 100_000_000, KAFKA_OUTPUT_DEFAULTS.max_message_bytes);
+
+  return { ...conn, topic, valueFormat, compression, maxMessageBytes };
+}
+
+/**
+ * Validates the connection keys (brokers, client_id, timeouts, tls, sasl) of a kafka output or
+ * source section and loads its secrets and PEM files. `k` turns a key into its path for
+ * errors (`outputs.<name>.brokers`, `sources[0].brokers`).
+ * @throws ConfigError for the first problem found
+ */
+export function resolveKafkaConnection(
+  raw: Record<string, unknown>,
+  k: (key: string) => string,
+  env: NodeJS.ProcessEnv,
+  defaultRequestTimeoutMs: number,
+): ResolvedKafkaConnection {
   // brokers
   const brokersRaw = raw.brokers;
   if (!Array.isArray(brokersRaw) || brokersRaw.length === 0) {
@@ -159,43 +211,13 @@ export function resolveKafkaOutputConfig(
     return `${m[2]}:${port}`;
   });
 
-  // topic
-  const topic = raw.topic;
-  if (typeof topic !== 'string' || topic.length === 0) {
-    throw new ConfigError(k('topic'), topic, 'name the topic, e.g. "lkrg" or "lkrg-{dataset}"');
-  }
-  const placeholders = topic.match(/\{[^}]*\}/g) ?? [];
-  for (const p of placeholders) {
-    if (p !== '{dataset}') throw new ConfigError(k('topic'), topic, `${p} is not a known placeholder: only {dataset} can be used`);
-  }
-  for (const ds of KAFKA_DATASETS) {
-    if (!TOPIC_CHARS.test(topicFor(topic, ds))) {
-      throw new ConfigError(k('topic'), topic, 'a Kafka topic name has 1-249 characters from [A-Za-z0-9._-]');
-    }
-  }
-
   const clientId = optString(raw.client_id, k('client_id'), KAFKA_OUTPUT_DEFAULTS.client_id);
   if (!/^[A-Za-z0-9._-]+$/.test(clientId)) throw new ConfigError(k('client_id'), clientId, 'use characters from [A-Za-z0-9._-]');
 
-  const valueFormat = optEnum(raw.value_format, k('value_format'), ['ecs_json', 'cef'] as const, KAFKA_OUTPUT_DEFAULTS.value_format);
-  const compression = optEnum(raw.compression, k('compression'), KAFKA_COMPRESSIONS, KAFKA_OUTPUT_DEFAULTS.compression);
-
-  if (raw.acks !== undefined && raw.acks !== -1 && raw.acks !== 'all') {
-    throw new ConfigError(k('acks'), raw.acks, 'only -1 ("all") is supported: the idempotent producer needs every in-sync replica to acknowledge');
-  }
-  if (raw.max_in_flight_requests !== undefined && raw.max_in_flight_requests !== 1) {
-    throw new ConfigError(
-      k('max_in_flight_requests'), raw.max_in_flight_requests,
-      'only 1 is supported: kafkajs keeps per-partition order with its idempotent producer only with one request in flight',
-    );
-  }
-  const requestTimeoutMs = optInt(raw.request_timeout_ms, k('request_timeout_ms'), 100, 600_000, KAFKA_OUTPUT_DEFAULTS.request_timeout_ms);
+  const requestTimeoutMs = optInt(raw.request_timeout_ms, k('request_timeout_ms'), 100, 600_000, defaultRequestTimeoutMs);
   const connectionTimeoutMs = optInt(raw.connection_timeout_ms, k('connection_timeout_ms'), 100, 60_000, KAFKA_OUTPUT_DEFAULTS.connection_timeout_ms);
-  const maxMessageBytes = optInt(raw.max_message_bytes, k('max_message_bytes'), 1_024, 100_000_000, KAFKA_OUTPUT_DEFAULTS.max_message_bytes);
 
-  const resolved: ResolvedKafkaOutputConfig = {
-    brokers, topic, clientId, valueFormat, compression, requestTimeoutMs, connectionTimeoutMs, maxMessageBytes,
-  };
+  const resolved: ResolvedKafkaConnection = { brokers, clientId, requestTimeoutMs, connectionTimeoutMs };
 
   // tls
   const tlsRaw = raw.tls;

@@ -18,7 +18,7 @@ import type { DeliveryResult } from '../../src/core/types.js';
 import { ConfigError } from '../../src/core/types.js';
 import { compressionType, registerKafkaCodecs } from './kafka-codecs.js';
 import { classifyKafkaError, type KafkaErrorVerdict } from './classify-kafka-error.js';
-import { resolveKafkaOutputConfig, topicFor, type KafkaOutputConfig, type ResolvedKafkaOutputConfig } from './kafka-output-spec.js';
+import { resolveKafkaOutputConfig, topicFor, type KafkaOutputConfig, type ResolvedKafkaConnection, type ResolvedKafkaOutputConfig } from './kafka-output-spec.js';
 
 const { Partitioners, logLevel } = kafkajs;
 
@@ -248,30 +248,7 @@ class KafkaOutput implements OutputDriver {
 
   private client(): Pick<Kafka, 'producer' | 'admin'> {
     if (this.kafka) return this.kafka;
-    const cfg = this.cfg;
-    const kconf: KafkaConfig = {
-      clientId: cfg.clientId,
-      brokers: cfg.brokers,
-      connectionTimeout: cfg.connectionTimeoutMs,
-      authenticationTimeout: Math.min(cfg.requestTimeoutMs, 10_000),
-      requestTimeout: cfg.requestTimeoutMs,
-      // few, quick retries: a wrong CA or password must surface in seconds, and the delivery
-      // layer owns the long backoff
-      retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1_000 },
-      logLevel: this.deps.log ? logLevel.WARN : logLevel.NOTHING,
-      logCreator: () => (entry: LogEntry) => this.kafkajsLog(entry),
-    };
-    if (cfg.tls) {
-      const ssl: ConnectionOptions = { rejectUnauthorized: cfg.tls.verify };
-      if (cfg.tls.ca) ssl.ca = [cfg.tls.ca];
-      if (cfg.tls.cert) ssl.cert = cfg.tls.cert;
-      if (cfg.tls.key) ssl.key = cfg.tls.key;
-      if (cfg.tls.serverName) ssl.servername = cfg.tls.serverName;
-      kconf.ssl = ssl;
-    }
-    if (cfg.sasl) {
-      kconf.sasl = { mechanism: cfg.sasl.mechanism, username: cfg.sasl.username, password: cfg.sasl.password } as SASLOptions;
-    }
+    const kconf = kafkaClientConfig(this.cfg, this.deps.log ? (entry) => this.kafkajsLog(entry) : undefined);
     this.kafka = this.deps.createClient ? this.deps.createClient(kconf) : new kafkajs.Kafka(kconf);
     return this.kafka;
   }
@@ -366,4 +343,35 @@ class KafkaOutput implements OutputDriver {
       cause: err,
     });
   }
+}
+
+/**
+ * The kafkajs client settings for a validated connection: timeouts, few quick retries (a wrong
+ * CA or password must surface in seconds; the delivery layer and the source own the long
+ * backoff), TLS and SASL. Used by the kafka output and the kafka source; `log` receives
+ * kafkajs's warnings and errors (kafkajs logs no secret and no message value).
+ */
+export function kafkaClientConfig(cfg: ResolvedKafkaConnection, log: ((entry: LogEntry) => void) | undefined): KafkaConfig {
+  const kconf: KafkaConfig = {
+    clientId: cfg.clientId,
+    brokers: cfg.brokers,
+    connectionTimeout: cfg.connectionTimeoutMs,
+    authenticationTimeout: Math.min(cfg.requestTimeoutMs, 10_000),
+    requestTimeout: cfg.requestTimeoutMs,
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1_000 },
+    logLevel: log ? logLevel.WARN : logLevel.NOTHING,
+    logCreator: () => (entry: LogEntry) => log?.(entry),
+  };
+  if (cfg.tls) {
+    const ssl: ConnectionOptions = { rejectUnauthorized: cfg.tls.verify };
+    if (cfg.tls.ca) ssl.ca = [cfg.tls.ca];
+    if (cfg.tls.cert) ssl.cert = cfg.tls.cert;
+    if (cfg.tls.key) ssl.key = cfg.tls.key;
+    if (cfg.tls.serverName) ssl.servername = cfg.tls.serverName;
+    kconf.ssl = ssl;
+  }
+  if (cfg.sasl) {
+    kconf.sasl = { mechanism: cfg.sasl.mechanism, username: cfg.sasl.username, password: cfg.sasl.password } as SASLOptions;
+  }
+  return kconf;
 }

@@ -18,6 +18,8 @@ const lkrgBytes = (): ((buf: Buffer, start: number, end: number) => boolean) => 
   return (buf, start, end) => f.test(buf, start, end);
 };
 import { QuietMonitor } from './quiet-monitor.js';
+import { KafkaSource } from '../sources/kafka-source.js';
+import type { TextShape } from '../parse/containers/text-line.js';
 
 export type InputShape = 'auto' | 'logger' | 'journal-json' | 'text';
 
@@ -60,8 +62,22 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
           source: createSource({ kind: 'text', paths: s.paths as string[], input: s.input as never, ...(s.year !== undefined ? { year: s.year as number } : {}), ...common }),
           stateId,
         };
+      case 'kafka':
+        return {
+          source: new KafkaSource({
+            section: s,
+            keyPath: `sources[${i}]`,
+            topics: s.topics as string[],
+            groupId: s.group_id as string,
+            startFrom: s.start_from as 'earliest' | 'latest',
+            input: s.input as TextShape,
+            sessionTimeoutMs: s.session_timeout_ms as number,
+            ...common,
+          }),
+          stateId,
+        };
       default:
-        throw new ConfigError(`sources[${i}].type`, s.type, 'allowed types: logger_store, journald, journald_json, text');
+        throw new ConfigError(`sources[${i}].type`, s.type, 'allowed types: logger_store, journald, journald_json, text, kafka');
     }
   });
 }

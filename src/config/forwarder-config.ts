@@ -7,6 +7,7 @@ import { yamlModule } from '../core/lazy-yaml.js';
 import { ConfigError } from '../core/types.js';
 import { applySpec, ConfigErrors, redact, type ConfigObject, type FieldSpec } from './config-spec.js';
 import { outputVariants } from '../../outputs/output-registry.js';
+import { kafkaFields } from '../../outputs/kafka/index.js';
 export { deliveryFields } from './delivery-fields.js';
 
 const sourceVariants = {
@@ -32,6 +33,22 @@ const sourceVariants = {
     desc: 'Files of `journalctl --output=json` lines (exports from other machines), read once.',
     fields: {
       paths: { kind: 'string_list', desc: 'Files.', required: true, minItems: 1 },
+    },
+  },
+  kafka: {
+    desc: 'Kernel log lines from Kafka topics, read by a consumer group: several lkrg-siem instances with the same group_id share the partitions. A message holds text lines of any shape `text` reads (syslog as rsyslog omkafka sends it, journalctl JSON, dmesg, ...) or lkrg-logger store records (message key = client IPv4). Offsets are committed to Kafka only after the events are in the state file.',
+    fields: {
+      brokers: { kind: 'string_list', desc: 'Seed brokers, "host:port" (or kafka://host:port, kafka+ssl://host:port).', required: true, minItems: 1 },
+      topics: { kind: 'string_list', desc: 'Topics to consume.', required: true, minItems: 1 },
+      group_id: { kind: 'string', desc: 'Consumer group: instances with the same group share the partitions; each group gets every message.', default: 'lkrg-siem', pattern: /^[A-Za-z0-9._-]{1,249}$/, patternHint: 'characters from [A-Za-z0-9._-]' },
+      client_id: { kind: 'string', desc: 'Kafka client id (quotas, broker logs).', default: 'lkrg-siem' },
+      start_from: { kind: 'string', desc: 'Where a group without committed offsets starts: earliest (everything the topic still holds) or latest (new messages only).', default: 'earliest', enum: ['earliest', 'latest'] },
+      input: { kind: 'string', desc: 'Shape of text lines; auto detects it per line (lkrg-logger records and journalctl JSON are always recognized).', default: 'auto', enum: ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'console', 'bare'] },
+      session_timeout_ms: { kind: 'int', desc: 'Consumer group session timeout: a member silent this long loses its partitions to the others.', default: 30_000, min: 6_000, max: 300_000 },
+      request_timeout_ms: { kind: 'int', desc: 'Deadline of one broker request.', default: 30_000, min: 100, max: 600_000 },
+      connection_timeout_ms: { kind: 'int', desc: 'TCP/TLS connect timeout per broker.', default: 5_000, min: 100, max: 60_000 },
+      tls: kafkaFields.tls!,
+      sasl: kafkaFields.sasl!,
     },
   },
   text: {

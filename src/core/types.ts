@@ -207,6 +207,18 @@ export type DeliveryResult =
   | { readonly status: 'rejected'; readonly reason: string };
 
 /** A configuration problem: names the key, the bad value and the fix. Exit code 2. */
+/**
+ * A source cannot go on for a reason outside lkrg-siem (a broker refused the login, a server is
+ * unreachable): thrown by a source's read(); the CLI prints the message, which names the source
+ * and what failed, without a stack trace, and exits 1.
+ */
+export class SourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
 export class ConfigError extends Error {
   constructor(
     readonly key: string,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigErrors, specToMarkdown } from '../../../src/config/config-spec.js';
 import { forwarderSpec, redactedConfig, validateConfig } from '../../../src/config/forwarder-config.js';
+import { sourcesFromConfig } from '../../../src/app/source-factory.js';
+import { ConfigError } from '../../../src/core/types.js';
 
 const minimal = {
   sources: [{ type: 'logger_store', path: '/var/log/lkrg-logger' }],
@@ -33,7 +35,7 @@ describe('forwarder configuration', () => {
       namespace: 'Prod-EU',
     });
     expect(msgs).toContain('sources[0].mode: "tail" is not valid: allowed values: live, replay');
-    expect(msgs.some((m) => m.startsWith('sources[1].type: "syslogd" is not valid: allowed types: logger_store, journald, journald_json, text'))).toBe(true);
+    expect(msgs.some((m) => m.startsWith('sources[1].type: "syslogd" is not valid: allowed types: logger_store, journald, journald_json, kafka, text'))).toBe(true);
     expect(msgs).toContain('outputs[0].format: "xml" is not valid: allowed values: ecs, cef');
     expect(msgs.some((m) => m.startsWith("outputs[0].fsnyc: false is not valid: unknown key; did you mean 'fsync'?"))).toBe(true);
     expect(msgs).toContain('namespace: "Prod-EU" is not valid: lower-case letters, digits and _ only (Elasticsearch data stream rules)');
@@ -60,5 +62,26 @@ describe('forwarder configuration', () => {
     const rows = specToMarkdown(forwarderSpec);
     expect(rows.some((r) => r.startsWith('| `state_file` | string |'))).toBe(true);
     expect(rows.some((r) => r.includes('`outputs[file].fsync`'))).toBe(true);
+  });
+
+  it('kafka source: defaults, and each bad setting named by its key (checked when the source is built)', () => {
+    const cfg = validateConfig({ ...minimal, sources: [{ type: 'kafka', brokers: ['127.0.0.1:9092'], topics: ['kernel'] }] });
+    expect(cfg.sources[0]).toMatchObject({ group_id: 'lkrg-siem', start_from: 'earliest', input: 'auto', session_timeout_ms: 30000 });
+    expect(sourcesFromConfig(cfg.sources, false)).toHaveLength(1);
+    expect(errorsOf({ ...minimal, sources: [{ type: 'kafka', brokers: ['b:1'], topics: [], start_from: 'middle' }] })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^sources\[0\]\.topics: /), expect.stringMatching(/^sources\[0\]\.start_from: "middle" is not valid/)]),
+    );
+    const built = (section: Record<string, unknown>): ConfigError => {
+      try {
+        sourcesFromConfig(validateConfig({ ...minimal, sources: [{ type: 'kafka', topics: ['kernel'], ...section }] }).sources, false);
+      } catch (err) {
+        if (err instanceof ConfigError) return err;
+        throw err;
+      }
+      throw new Error('no error');
+    };
+    expect(built({ brokers: ['not a broker'] }).message).toMatch(/^sources\[0\]\.brokers\[0\]: "not a broker" is not valid: write the broker as "host:port"/);
+    expect(built({ brokers: ['b:1'], sasl: { mechanism: 'plain', username: 'u', password_env: 'LKRG_SIEM_TEST_UNSET_PW' } }).key).toBe('sources[0].sasl.password_env');
+    expect(built({ brokers: ['b:1'], tls: { enabled: true, ca_file: '/nonexistent/ca.pem' } }).key).toBe('sources[0].tls.ca_file');
   });
 });

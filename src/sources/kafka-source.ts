@@ -1,0 +1,233 @@
+/**
+ * Kafka source: kernel log lines from Kafka topics, read by a consumer group, so several
+ * lkrg-siem instances share the partitions (each partition is read by one member at a time;
+ * members that join or leave get their share rebalanced by Kafka).
+ *
+ * A message value holds one or more lines (newline separated). Each line is read as
+ * - an lkrg-logger store record (`recv,send,...,flag;message`; the message key is the client
+ *   IPv4, as the store's file name would be; boot and sequence tracking per key in this
+ *   process),
+ * - a `journalctl --output=json` object (a line starting with `{`),
+ * - or a text line of any shape the text source knows (`input`, default `auto`: syslog
+ *   RFC 3164/5424 as rsyslog's omkafka sends it, dmesg, journalctl short, ...). A line without
+ *   a host of its own takes the message key as host.name.
+ *
+ * Delivery: the offsets of a batch are committed to Kafka (the group's offsets) only after the
+ * pipeline committed the batch's events in the state file, so a crash or a rebalance at any
+ * instant loses nothing; another member may read the last uncommitted messages again
+ * (at-least-once; the events keep the same event.id, topic/partition/offset based, so
+ * Elasticsearch and OpenSearch drop the repeat). The state file also keeps the last offset
+ * per partition: after a crash the same instance skips what it had already queued.
+ *
+ * Stream id `kafka:<topic>/<partition>`; record offset = message offset × 1000 + line index.
+ */
+import type { Consumer, EachBatchPayload, KafkaMessage, LogEntry } from 'kafkajs';
+import { ConfigError, SourceError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
+import { newLoggerFields, scanLoggerFields } from '../parse/containers/logger-record.js';
+import type { TextShape } from '../parse/containers/text-line.js';
+import { resolveKafkaConnection, type ResolvedKafkaConnection } from '../../outputs/kafka/kafka-output-spec.js';
+import { BatchBuilder, type BatchLimits } from './batch-builder.js';
+import { LoggerLineHandler, type LoggerLineOptions } from './logger-line-handler.js';
+import { handleTextLine } from './text-source.js';
+
+/** Options of {@link KafkaSource} (the `kafka` source section, validated by the config spec). */
+export interface KafkaSourceOptions extends BatchLimits, LoggerLineOptions {
+  /** The raw section: brokers, client_id, tls, sasl, timeouts (resolved with the kafka output's rules). */
+  readonly section: Record<string, unknown>;
+  /** Key path of the section for errors, e.g. `sources[0]`. */
+  readonly keyPath: string;
+  readonly topics: readonly string[];
+  readonly groupId: string;
+  /** Where a group without committed offsets starts. */
+  readonly startFrom: 'earliest' | 'latest';
+  readonly input: TextShape;
+  readonly sessionTimeoutMs: number;
+  readonly maxLineBytes?: number;
+  readonly id?: string;
+  /** Environment for `sasl.password_env` (tests). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Saved position of one partition. */
+export interface KafkaPartitionPosition {
+  readonly v: 1;
+  /** Offset of the last message whose events were committed. */
+  readonly offset: string;
+}
+
+/** A batch handed from the consumer to the pipeline, and the signal that it was committed. */
+interface Handoff {
+  readonly batch: RecordBatch;
+  readonly committed: () => void;
+}
+
+const LINES_PER_MESSAGE = 1000;
+
+/** Reads kernel lines from Kafka through a consumer group; see module doc. */
+export class KafkaSource implements Source {
+  readonly id: string;
+  private readonly conn: ResolvedKafkaConnection;
+
+  /** Validates the connection settings and loads secrets (throws ConfigError naming the key). */
+  constructor(private readonly opts: KafkaSourceOptions) {
+    this.id = opts.id ?? `kafka:${opts.groupId}`;
+    this.conn = resolveKafkaConnection(opts.section, (k) => `${opts.keyPath}.${k}`, opts.env ?? process.env, 30_000);
+    if (opts.topics.length === 0) throw new ConfigError(`${opts.keyPath}.topics`, opts.topics, 'name at least one topic');
+  }
+
+  async *read(ctx: SourceContext): AsyncGenerator<RecordBatch> {
+    const o = this.opts;
+    const [{ default: kafkajs }, { kafkaClientConfig }] = await Promise.all([import('kafkajs'), import('../../outputs/kafka/kafka-output.js')]);
+    const where = `Kafka source (group ${o.groupId})`;
+    const log = (entry: LogEntry): void => {
+      const detail = entry.log as { message: string; error?: string; type?: string };
+      // a group rebalancing (a member joined or left) is routine: kafkajs reports the answers
+      // of the requests it interrupts as errors
+      const routine = detail.type === 'REBALANCE_IN_PROGRESS' || /rebalanc/i.test(`${detail.error ?? ''} ${detail.message}`);
+      const level = routine ? 'info' : entry.level === kafkajs.logLevel.ERROR ? 'error' : entry.level === kafkajs.logLevel.WARN ? 'warn' : 'info';
+      ctx.log(level, `${where}: ${detail.message}${detail.error ? ` (${detail.error})` : ''}`);
+    };
+    const kafka = new kafkajs.Kafka({ ...kafkaClientConfig(this.conn, log), retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 } });
+    const consumer: Consumer = kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 1 << 20,
+    });
+
+    // one batch at a time from the consumer to the pipeline
+    let waiting: ((h: Handoff | Error | null) => void) | undefined;
+    const pending: (Handoff | Error | null)[] = [];
+    const deliver = (h: Handoff | Error | null): void => {
+      if (waiting) {
+        const w = waiting;
+        waiting = undefined;
+        w(h);
+      } else pending.push(h);
+    };
+    const next = (): Promise<Handoff | Error | null> =>
+      pending.length ? Promise.resolve(pending.shift()!) : new Promise((r) => (waiting = r));
+    const onAbort = (): void => deliver(null);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) deliver(new SourceError(`${where}: the consumer stopped: ${e.payload.error.message}`));
+      else ctx.log('warn', `${where}: ${e.payload.error.message}; the consumer restarts`);
+    });
+
+    const loggers = new Map<string, LoggerLineHandler>();
+    const probe = newLoggerFields();
+    const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
+
+    const eachBatch = async (p: EachBatchPayload): Promise<void> => {
+      const { topic, partition } = p.batch;
+      const streamId = `kafka:${topic}/${partition}`;
+      const origin = `kafka ${topic}/${partition}`;
+      const saved = ctx.positions.get(streamId) as KafkaPartitionPosition | undefined;
+      // skip what this instance already queued (crash between its commit and Kafka's), unless
+      // the saved offset cannot belong to this partition any more (topic recreated)
+      const skipTo = saved?.v === 1 && BigInt(saved.offset) < BigInt(p.batch.highWatermark) ? BigInt(saved.offset) : -1n;
+      let b = new BatchBuilder(o);
+      let last: string | undefined;
+      const hand = async (): Promise<boolean> => {
+        if (last === undefined) return true;
+        const offset = last;
+        for (const h of loggers.values()) h.flushDuplicates(b);
+        const batch = b.take({ [streamId]: { v: 1, offset } satisfies KafkaPartitionPosition as unknown as SourcePosition });
+        b = new BatchBuilder(o);
+        let done!: () => void;
+        const committed = new Promise<void>((r) => (done = r));
+        deliver({ batch, committed: done });
+        // the pipeline may hold the batch (back-pressure): keep the group session alive meanwhile
+        for (;;) {
+          const t = new Promise<'tick'>((r) => setTimeout(() => r('tick'), 1000).unref());
+          if ((await Promise.race([committed, t])) !== 'tick') break;
+          if (!p.isRunning() || p.isStale() || ctx.signal.aborted) return false;
+          await p.heartbeat().catch(() => {});
+        }
+        p.resolveOffset(offset);
+        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
+        last = undefined;
+        return true;
+      };
+      for (const m of p.batch.messages) {
+        if (!p.isRunning() || p.isStale() || ctx.signal.aborted) break;
+        if (BigInt(m.offset) <= skipTo) {
+          p.resolveOffset(m.offset);
+          continue;
+        }
+        this.message(b, m, streamId, origin, loggers, probe, prefilter);
+        last = m.offset;
+        if (b.full() && !(await hand())) return;
+      }
+      if (!p.isStale() && !ctx.signal.aborted) await hand();
+    };
+
+    try {
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.startFrom === 'earliest' });
+      } catch (err) {
+        throw new SourceError(`${where}: cannot connect to ${this.conn.brokers.join(', ')} or subscribe to ${o.topics.join(', ')}: ${(err as Error).message}`);
+      }
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+      ctx.log('info', `${where}: consuming ${o.topics.join(', ')}.`);
+      for (;;) {
+        const h = await next();
+        if (h === null || ctx.signal.aborted) return;
+        if (h instanceof Error) throw h;
+        yield h.batch;
+        // the pipeline asks for the next batch only after it committed this one
+        h.committed();
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      await consumer.disconnect().catch(() => {});
+    }
+  }
+
+  /** Turns one message into records (see module doc). Never throws. */
+  private message(
+    b: BatchBuilder,
+    m: KafkaMessage,
+    streamId: string,
+    origin: string,
+    loggers: Map<string, LoggerLineHandler>,
+    probe: ReturnType<typeof newLoggerFields>,
+    prefilter: ((t: string) => boolean) | undefined,
+  ): void {
+    const value = m.value;
+    if (!value) return;
+    const key = m.key && m.key.length ? m.key.toString('utf8') : undefined;
+    const base = Number(m.offset) * LINES_PER_MESSAGE;
+    const cap = this.opts.maxLineBytes ?? 64 * 1024;
+    let start = 0;
+    for (let i = 0; start <= value.length && i < LINES_PER_MESSAGE; i++) {
+      let end = value.indexOf(10, start);
+      if (end < 0) end = value.length;
+      const lineEnd = end > start && value[end - 1] === 13 ? end - 1 : end;
+      if (lineEnd > start) {
+        const overlong = lineEnd - start > cap;
+        const stop = overlong ? start + cap : lineEnd;
+        const offset = base + i;
+        if (value[start] !== 123 && scanLoggerFields(value, start, stop, probe) === null) {
+          const client = key ?? 'unknown';
+          let h = loggers.get(client);
+          if (!h) loggers.set(client, (h = new LoggerLineHandler(client, streamId, origin, this.opts)));
+          h.line(b, value, start, stop, offset, Number(m.offset), overlong);
+        } else {
+          const before = b.records.length;
+          handleTextLine(b, value, start, stop, overlong, { streamId, origin, offset, line: Number(m.offset) }, { shape: this.opts.input }, prefilter);
+          if (key !== undefined) {
+            for (let r = before; r < b.records.length; r++) {
+              const rec = b.records[r]!;
+              if (rec.host.name === undefined && rec.host.ip === undefined && rec.host.id === undefined) b.records[r] = { ...rec, host: { name: key } };
+            }
+          }
+        }
+      }
+      b.bytes += Math.max(0, end - start) + 1;
+      start = end + 1;
+    }
+  }
+}

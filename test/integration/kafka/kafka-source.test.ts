@@ -1,0 +1,309 @@
+/**
+ * The kafka source against the real broker (test peer, Kafka 4.x KRaft): kernel lines
+ * produced with kafkajs (lkrg-logger records keyed by client IP, dmesg lines keyed by host,
+ * journalctl JSON) are read by `lkrg-siem run` into a file output and compared with what
+ * `lkrg-siem parse` makes of the same lines; offsets are committed once the events are in the
+ * state file, so a restart reads only what is new; two instances in one consumer group share
+ * the partitions, and when one is killed the other takes its partitions over without loss.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import kafkajs from 'kafkajs';
+import { ensureBuilt, repoRoot, runCli, startCli } from '../../support/cli.js';
+import { peerForSuite } from '../../support/peers.js';
+import { uniqueName } from './kafka-helpers.js';
+
+const samples = join(repoRoot, '..', 'shared', 'samples');
+
+interface Doc {
+  event: { id: string; original?: string };
+  host: { ip?: string[] | string; name?: string };
+  lkrg?: { template_id?: string };
+  message?: string;
+}
+
+/** Complete lines of a sample file (a last line without newline is left out). */
+function lines(file: string): string[] {
+  const text = readFileSync(join(samples, file), 'utf8');
+  const all = text.split('\n');
+  all.pop(); // after the last newline: empty, or a torn line
+  return all.filter((l) => l.trim() !== '');
+}
+
+function readDocs(file: string): Doc[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc);
+}
+
+const fingerprint = (d: Doc): string => `${d.event.original}\u0000${d.lkrg?.template_id ?? ''}`;
+
+function multiset(docs: readonly Doc[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const d of docs) m.set(fingerprint(d), (m.get(fingerprint(d)) ?? 0) + 1);
+  return m;
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function stop(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p.exitCode);
+  return new Promise((r) => {
+    p.once('exit', (code) => r(code));
+    p.kill(signal);
+  });
+}
+
+describe('kafka source (real broker)', () => {
+  const peer = peerForSuite('kafka');
+  let dir: string;
+  const children: ChildProcess[] = [];
+  const store = lines('samples-lkrg-logger-store.txt');
+  const dmesg = lines('samples-dmesg.txt');
+  const journal = lines('samples-journal-json.txt');
+  let reference: Doc[];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'lkrg-kafka-src-'));
+    // what lkrg-siem makes of the same lines read from stdin
+    const parse = async (input: string, text: string[]): Promise<Doc[]> => {
+      const r = await runCli(['parse', '--input', input], { input: text.join('\n') + '\n' });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc);
+    };
+    reference = [...(await parse('logger', store)), ...(await parse('text', dmesg)), ...(await parse('journal-json', journal))];
+    expect(reference.length).toBeGreaterThan(80);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of children) await stop(c, 'SIGKILL');
+  });
+
+  function brokers(): string[] {
+    return [peer.env.KAFKA_BROKERS!];
+  }
+
+  async function produce(topic: string, messages: { key?: string; value: string }[]): Promise<void> {
+    const k = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING });
+    const p = k.producer();
+    await p.connect();
+    for (let i = 0; i < messages.length; i += 500) await p.send({ topic, messages: messages.slice(i, i + 500) });
+    await p.disconnect();
+  }
+
+  async function createTopic(topic: string, partitions: number): Promise<void> {
+    const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+  }
+
+  function config(name: string, topic: string, group: string, extra: string[] = []): string {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      [
+        `state_file: ${join(dir, `${name}.db`)}`,
+        'sources:',
+        `  - { type: kafka, brokers: [${brokers()[0]}], topics: [${topic}], group_id: ${group}, session_timeout_ms: 6000 }`,
+        'outputs:',
+        `  - { type: file, path: ${join(dir, `${name}.ndjson`)} }`,
+        ...extra,
+      ].join('\n') + '\n',
+    );
+    return file;
+  }
+
+  function start(cfg: string): ChildProcess & { err: () => string } {
+    const c = startCli(['run', '--config', cfg]);
+    let err = '';
+    c.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    children.push(c);
+    return Object.assign(c, { err: () => err });
+  }
+
+  const allMessages = (): { key?: string; value: string }[] => [
+    ...store.map((value) => ({ key: '10.9.8.7', value })),
+    ...dmesg.map((value) => ({ key: 'web-01', value })),
+    // keyed by host, as a shipper must: a host's lines then stay in order in one partition
+    // (multi-line alerts need it); journal lines name their host themselves
+    ...journal.map((value) => ({ key: 'db-prod-07', value })),
+  ];
+
+  it('reads every shape as parse does, commits offsets after the state file, and a restart reads only what is new', async () => {
+    const topic = uniqueName('kernel-lines');
+    const group = uniqueName('siem');
+    await createTopic(topic, 3);
+    await produce(topic, allMessages());
+    const cfg = config('one', topic, group);
+    const out = join(dir, 'one.ndjson');
+    const a = start(cfg);
+    const docs = await waitFor('every event in the file output', () => {
+      const d = readDocs(out);
+      return d.length >= reference.length ? d : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    if (readDocs(out).length !== reference.length) {
+      const got = multiset(readDocs(out));
+      const want = multiset(reference);
+      for (const [k, n] of got) if (want.get(k) !== n) process.stderr.write(`DIFF got ${n} want ${want.get(k)}: ${k.slice(0, 200)}\n`);
+      for (const [k, n] of want) if (!got.has(k)) process.stderr.write(`MISSING want ${n}: ${k.slice(0, 200)}\n`);
+    }
+    expect(readDocs(out)).toHaveLength(reference.length);
+    expect(multiset(docs)).toEqual(multiset(reference));
+    // host identity: the logger record's client IP, the key for lines without a host, the journal's own
+    const byOriginal = new Map(docs.map((d) => [d.event.original, d]));
+    expect([byOriginal.get(store.find((l) => l.includes('LKRG: ALERT'))!)!.host.ip].flat()).toEqual(['10.9.8.7']);
+    expect(byOriginal.get(dmesg.find((l) => l.includes('LKRG: ALERT'))!)!.host.name).toBe('web-01');
+    expect(docs.some((d) => d.host.name === 'db-prod-07')).toBe(true);
+
+    // the group's offsets reach the end of every partition once everything is in the state file
+    const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const ends = (await admin.fetchTopicOffsets(topic)).map((p) => `${p.partition}:${p.high}`).sort();
+      let committed: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        // an empty partition has nothing to commit (-1)
+        committed = (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions.map((p) => `${p.partition}:${p.offset === '-1' ? '0' : p.offset}`).sort();
+        if (committed.join() === ends.join()) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(committed).toEqual(ends);
+    } finally {
+      await admin.disconnect();
+    }
+    expect(await stop(a)).toBe(0);
+
+    // restart: only the new messages are read (the file output holds every event once)
+    const more = ['LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid 4242, name exploit', 'LKRG: ALIVE: System is clean'];
+    await produce(topic, more.map((value) => ({ key: 'web-02', value })));
+    const b = start(cfg);
+    await waitFor('the new events', () => (readDocs(out).length >= reference.length + more.length ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1500));
+    const final = readDocs(out);
+    expect(final).toHaveLength(reference.length + more.length);
+    expect(final.slice(reference.length).map((d) => [d.host.name, d.message])).toEqual(more.map((m) => ['web-02', expect.stringContaining(m.slice(m.lastIndexOf(': ') + 2))]));
+    expect(new Set(final.map((d) => d.event.id)).size).toBe(final.length);
+    expect(await stop(b)).toBe(0);
+  }, 180_000);
+
+  it('two instances in one consumer group share the partitions; when one is killed the other takes its partitions over, losing nothing', async () => {
+    const topic = uniqueName('kernel-lines');
+    const group = uniqueName('siem-group');
+    await createTopic(topic, 4);
+    const hosts = Array.from({ length: 8 }, (_, i) => `node-${i}`);
+    // one unique LKRG alert per message (the pid numbers them), keyed by host
+    const wave = (from: number, perHost: number): { key: string; value: string }[] =>
+      Array.from({ length: perHost }, (_, n) => hosts.map((h, i) => ({
+        key: h,
+        value: `LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid ${100_000 + (from + n) * 8 + i}, name exploit`,
+      }))).flat();
+    const pidOf = (d: Doc): number => Number(/for pid (\d+)/.exec(d.message ?? d.event.original ?? '')?.[1]);
+    const a = start(config('ga', topic, group));
+    const b = start(config('gb', topic, group));
+    const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const members = async (): Promise<number> => {
+        const g = (await admin.describeGroups([group])).groups[0]!;
+        return g.state === 'Stable' ? g.members.length : -1;
+      };
+      for (let i = 0; i < 150 && (await members()) !== 2; i++) await new Promise((r) => setTimeout(r, 200));
+      expect(await members()).toBe(2);
+
+      const first = wave(0, 150);
+      await produce(topic, first);
+      const union = (): Doc[] => [...readDocs(join(dir, 'ga.ndjson')), ...readDocs(join(dir, 'gb.ndjson'))];
+      await waitFor('the first wave in the two outputs', () => (new Set(union().map(pidOf)).size >= first.length ? true : undefined));
+      const da = readDocs(join(dir, 'ga.ndjson'));
+      const db = readDocs(join(dir, 'gb.ndjson'));
+      // both members got partitions, and a host's events all went to one member
+      expect(da.length).toBeGreaterThan(0);
+      expect(db.length).toBeGreaterThan(0);
+      const hostsA = new Set(da.map((d) => d.host.name));
+      expect(db.some((d) => hostsA.has(d.host.name))).toBe(false);
+      expect(new Set(union().map(pidOf)).size).toBe(first.length);
+      expect(union()).toHaveLength(first.length); // a stable group: no message read twice
+
+      // kill A without warning; B takes its partitions over after the session timeout
+      a.kill('SIGKILL');
+      const second = wave(150, 50);
+      await produce(topic, second);
+      const want = new Set(second.map((m) => Number(/for pid (\d+)/.exec(m.value)![1])));
+      await waitFor('the second wave at B', () => {
+        const got = new Set(readDocs(join(dir, 'gb.ndjson')).map(pidOf));
+        return [...want].every((p) => got.has(p)) ? true : undefined;
+      }, 90_000);
+      // every event arrived; an event read twice (A's last batch before its offsets were
+      // committed) carries the same event.id both times
+      const all = union();
+      expect(new Set(all.map(pidOf)).size).toBe(first.length + second.length);
+      const idByPid = new Map<number, string>();
+      for (const d of all) {
+        const seen = idByPid.get(pidOf(d));
+        if (seen !== undefined) expect(d.event.id).toBe(seen);
+        idByPid.set(pidOf(d), d.event.id);
+      }
+      expect(b.err()).not.toMatch(/lkrg-siem error/);
+    } finally {
+      await admin.disconnect();
+    }
+    expect(await stop(b)).toBe(0);
+  }, 240_000);
+
+  it('reads through the TLS + SASL listener; a wrong password stops the run with an error naming the source', async () => {
+    const topic = uniqueName('kernel-tls');
+    await createTopic(topic, 1);
+    const line = 'LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid 4242, name exploit';
+    await produce(topic, [{ key: 'tls-host', value: line }]);
+    const tlsConfig = (name: string, passwordFile: string): string => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(
+        file,
+        [
+          `state_file: ${join(dir, `${name}.db`)}`,
+          'sources:',
+          `  - type: kafka`,
+          `    brokers: [${peer.env.KAFKA_TLS_BROKERS!}]`,
+          `    topics: [${topic}]`,
+          `    group_id: ${uniqueName('tls')}`,
+          `    tls: { enabled: true, ca_file: ${peer.env.KAFKA_CA_FILE!} }`,
+          `    sasl: { mechanism: scram-sha-512, username: ${peer.env.KAFKA_SASL_USERNAME!}, password_file: ${passwordFile} }`,
+          'outputs:',
+          `  - { type: file, path: ${join(dir, `${name}.ndjson`)} }`,
+        ].join('\n') + '\n',
+      );
+      return file;
+    };
+    const good = join(dir, 'good.pw');
+    writeFileSync(good, peer.env.KAFKA_SASL_PASSWORD! + '\n');
+    const c = start(tlsConfig('tls-ok', good));
+    const docs = await waitFor('the event over TLS', () => {
+      const d = readDocs(join(dir, 'tls-ok.ndjson'));
+      return d.length ? d : undefined;
+    });
+    expect(docs.map((d) => [d.host.name, d.event.original])).toEqual([['tls-host', line]]);
+    expect(await stop(c)).toBe(0);
+    expect(c.err()).not.toContain(peer.env.KAFKA_SASL_PASSWORD!);
+
+    const bad = join(dir, 'bad.pw');
+    writeFileSync(bad, 'not-the-password\n');
+    const r = await runCli(['run', '--config', tlsConfig('tls-bad', bad)], { timeoutMs: 90_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    expect(r.stderr).toMatch(/Kafka source \(group tls-[^)]*\): cannot connect to .* or subscribe to .*: .*(SASL|authenticat)/i);
+    expect(r.stderr).not.toContain('not-the-password');
+  }, 180_000);
+});
