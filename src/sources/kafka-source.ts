@@ -115,6 +115,14 @@ export class KafkaSource implements Source {
       else ctx.log('warn', `${where}: ${e.payload.error.message}; the consumer restarts`);
     });
 
+    // per partition: the last offset whose events the pipeline committed (the saved positions,
+    // then every batch of this run), so a partition read again after a rebalance or a failed
+    // offset commit skips what is already queued
+    const queuedUpTo = new Map<string, bigint>();
+    for (const [streamId, pos] of ctx.positions) {
+      const p = pos as unknown as KafkaPartitionPosition;
+      if (streamId.startsWith('kafka:') && p?.v === 1) queuedUpTo.set(streamId, BigInt(p.offset));
+    }
     const loggers = new Map<string, LoggerLineHandler>();
     const probe = newLoggerFields();
     const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
@@ -123,10 +131,10 @@ export class KafkaSource implements Source {
       const { topic, partition } = p.batch;
       const streamId = `kafka:${topic}/${partition}`;
       const origin = `kafka ${topic}/${partition}`;
-      const saved = ctx.positions.get(streamId) as KafkaPartitionPosition | undefined;
-      // skip what this instance already queued (crash between its commit and Kafka's), unless
-      // the saved offset cannot belong to this partition any more (topic recreated)
-      const skipTo = saved?.v === 1 && BigInt(saved.offset) < BigInt(p.batch.highWatermark) ? BigInt(saved.offset) : -1n;
+      const queued = queuedUpTo.get(streamId);
+      // skip what this instance already queued (a crash between its commit and Kafka's, a
+      // rebalance), unless that offset cannot belong to this partition any more (topic recreated)
+      const skipTo = queued !== undefined && queued < BigInt(p.batch.highWatermark) ? queued : -1n;
       let b = new BatchBuilder(o);
       let last: string | undefined;
       const hand = async (): Promise<boolean> => {
@@ -146,14 +154,21 @@ export class KafkaSource implements Source {
           await p.heartbeat().catch(() => {});
         }
         p.resolveOffset(offset);
-        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
         last = undefined;
+        try {
+          await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
+        } catch (err) {
+          // a rebalance took the partition away meanwhile: whoever reads it next starts at the
+          // last committed offset (the events keep their ids); this member stops this batch
+          ctx.log('info', `${where}: offsets of ${origin} not committed (${(err as Error).message}); the partition is read again from the last committed offset`);
+          return false;
+        }
         return true;
       };
       for (const m of p.batch.messages) {
         if (!p.isRunning() || p.isStale() || ctx.signal.aborted) break;
         if (BigInt(m.offset) <= skipTo) {
-          p.resolveOffset(m.offset);
+          last = m.offset; // already queued: only its offset is committed (with the batch)
           continue;
         }
         this.message(b, m, streamId, origin, loggers, probe, prefilter);
@@ -178,6 +193,9 @@ export class KafkaSource implements Source {
         if (h instanceof Error) throw h;
         yield h.batch;
         // the pipeline asks for the next batch only after it committed this one
+        for (const [streamId, pos] of Object.entries(h.batch.positions)) {
+          queuedUpTo.set(streamId, BigInt((pos as unknown as KafkaPartitionPosition).offset));
+        }
         h.committed();
       }
     } finally {
