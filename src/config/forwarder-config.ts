@@ -36,7 +36,7 @@ const sourceVariants = {
     },
   },
   kafka: {
-    desc: 'Kernel log lines from Kafka topics, read by a consumer group: several lkrg-siem instances with the same group_id share the partitions. A message holds text lines of any shape `text` reads (syslog as rsyslog omkafka sends it, journalctl JSON, dmesg, ...) or lkrg-logger store records (message key = client IPv4). Offsets are committed to Kafka only after the events are in the state file.',
+    desc: 'Kernel log lines from Kafka topics, read by a consumer group: several lkrg-siem instances with the same group_id share the partitions. A message holds text lines of any shape `text` reads (syslog as rsyslog omkafka sends it, journalctl JSON, dmesg, ...), lkrg-logger store records (message key = client IPv4), or the ECS documents the kafka output of an upstream lkrg-siem wrote (forwarded unchanged). Offsets are committed to Kafka only after the events are in the state file.',
     fields: {
       brokers: { kind: 'string_list', desc: 'Seed brokers, "host:port" (or kafka://host:port, kafka+ssl://host:port).', required: true, minItems: 1 },
       topics: { kind: 'string_list', desc: 'Topics to consume.', required: true, minItems: 1 },

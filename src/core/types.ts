@@ -19,7 +19,24 @@ export type ContainerFormat =
   | 'syslog-5424'     // RFC 5424 / RFC 3339 timestamped syslog lines
   | 'logctl'          // lkrg-logctl output "YYYY-MM-DDTHH:MM:SSZ - msg"
   | 'console'         // serial console capture "[ 1.234][T1] msg"
-  | 'bare';           // the message text alone
+  | 'bare'            // the message text alone
+  | 'ecs';            // an ECS document an upstream lkrg-siem wrote (forwarded unchanged)
+
+/**
+ * An ECS document written by an upstream lkrg-siem (its kafka output), read back by the kafka
+ * source and forwarded unchanged: no parsing, no normalizing, the same event.id. Built by
+ * forwardedDocument() (src/parse/forwarded-document.ts).
+ */
+export interface ForwardedDocument {
+  /** The document's compact JSON text exactly as received: what every ECS output sends. */
+  readonly json: string;
+  readonly id: string;
+  readonly dataset: string;
+  readonly namespace: string;
+  /** What the document says about the LKRG message (for the run summary and metrics). */
+  readonly parsed: ParsedMessage;
+  readonly forged: boolean;
+}
 
 /**
  * Where a record came from and how to resume after it. JSON-serializable; opaque to
@@ -110,6 +127,8 @@ export interface RawRecord {
   readonly kernelOrigin?: boolean;
   /** Set on synthetic records that report a stream condition instead of a message. */
   readonly notice?: StreamNotice;
+  /** Set when the record is a finished ECS document from an upstream lkrg-siem (container `ecs`). */
+  readonly document?: ForwardedDocument;
   /** Further fields the container carried (journald cursor etc.), kept for ECS labels. */
   readonly extra?: Readonly<Record<string, string>>;
 }

@@ -51,6 +51,9 @@ export class Normalizer {
 
   /** Builds the ECS document of one event (see mappings/README.md for every field). */
   toEcs(event: LkrgEvent): EcsDocument {
+    // a document from an upstream lkrg-siem is forwarded as it is
+    const doc = event.record.document;
+    if (doc !== undefined) return JSON.parse(doc.json) as EcsDocument;
     return this.ecs.toEcs(event);
   }
 
@@ -61,12 +64,12 @@ export class Normalizer {
    * toEcs accepts.
    */
   toEcsJson(event: LkrgEvent): string {
-    return this.ecs.toEcsJson(event);
+    return event.record.document?.json ?? this.ecs.toEcsJson(event);
   }
 
   /** `event.dataset` of the event's ECS document, without building it (see EcsNormalizer.datasetOf). */
-  datasetOf(event: LkrgEvent): 'lkrg.alert' | 'lkrg.log' {
-    return this.ecs.datasetOf(event);
+  datasetOf(event: LkrgEvent): string {
+    return event.record.document?.dataset ?? this.ecs.datasetOf(event);
   }
 
   /** Direct and fallback counts of toEcsJson so far (bench, tests). Never throws. */

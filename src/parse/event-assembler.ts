@@ -131,6 +131,13 @@ export class EventAssembler {
       out.push(this.makeEvent(record, NON_LKRG_MESSAGE, [], readAtMs));
       return out;
     }
+    const doc = record.document;
+    if (doc !== undefined) {
+      // a finished event from an upstream lkrg-siem: its own id, nothing to assemble
+      if (group !== undefined) this.close(record.streamId, group, out);
+      out.push(Object.freeze({ id: doc.id, record, parsed: doc.parsed, companions: NO_COMPANIONS, forged: doc.forged, readAtMs }));
+      return out;
+    }
 
     const parsed = this.parser.parse(record.text);
     if (group !== undefined) {

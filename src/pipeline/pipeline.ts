@@ -27,7 +27,7 @@ export interface EventNormalizer {
   toEcsJson(event: LkrgEvent): string;
   /** `event.dataset` of the event's document without building it. */
   datasetOf(event: LkrgEvent): string;
-  /** `data_stream.namespace` of every document this normalizer writes. */
+  /** `data_stream.namespace` of every document this normalizer writes (forwarded documents keep their own). */
   readonly namespace: string;
   /** The document as compact JSON, byte-identical to JSON.stringify (may reuse cached fragments). */
   toJson(doc: EcsDocument): string;
@@ -145,7 +145,8 @@ function processBatch(
       const payload = json[i]!;
       const bytes = Buffer.byteLength(payload);
       queuedBytes += bytes;
-      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace: opts.normalizer.namespace, payload, bytes };
+      const namespace = e.record.document?.namespace ?? opts.normalizer.namespace;
+      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace, payload, bytes };
     }
     queued = new Map(opts.queues.map((q) => [q.name, rows]));
   }

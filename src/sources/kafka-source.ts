@@ -7,6 +7,9 @@
  * - an lkrg-logger store record (`recv,send,...,flag;message`; the message key is the client
  *   IPv4, as the store's file name would be; boot and sequence tracking per key in this
  *   process),
+ * - an ECS document that an upstream lkrg-siem's kafka output wrote: forwarded unchanged, with
+ *   its own event.id (a second tier: lkrg-siem on the log servers publishes, a consumer group
+ *   of lkrg-siem instances fans out to the SIEMs),
  * - a `journalctl --output=json` object (a line starting with `{`),
  * - or a text line of any shape the text source knows (`input`, default `auto`: syslog
  *   RFC 3164/5424 as rsyslog's omkafka sends it, dmesg, journalctl short, ...). A line without
@@ -29,6 +32,7 @@ import { resolveKafkaConnection, type ResolvedKafkaConnection } from '../../outp
 import { BatchBuilder, type BatchLimits } from './batch-builder.js';
 import { LoggerLineHandler, type LoggerLineOptions } from './logger-line-handler.js';
 import { handleTextLine } from './text-source.js';
+import { forwardedDocument } from '../parse/forwarded-document.js';
 
 /** Options of {@link KafkaSource} (the `kafka` source section, validated by the config spec). */
 export interface KafkaSourceOptions extends BatchLimits, LoggerLineOptions {
@@ -228,7 +232,11 @@ export class KafkaSource implements Source {
         const overlong = lineEnd - start > cap;
         const stop = overlong ? start + cap : lineEnd;
         const offset = base + i;
-        if (value[start] !== 123 && scanLoggerFields(value, start, stop, probe) === null) {
+        const forwarded = value[start] === 123 && !overlong ? forwardedDocument(value.toString('utf8', start, stop)) : null;
+        if (forwarded !== null) {
+          const d = forwarded.document;
+          b.records.push({ streamId, origin, offset, line: Number(m.offset), container: 'ecs', original: d.json, text: d.parsed.body, host: forwarded.host, timeUs: forwarded.timeUs, document: d });
+        } else if (value[start] !== 123 && scanLoggerFields(value, start, stop, probe) === null) {
           const client = key ?? 'unknown';
           let h = loggers.get(client);
           if (!h) loggers.set(client, (h = new LoggerLineHandler(client, streamId, origin, this.opts)));
@@ -249,3 +257,4 @@ export class KafkaSource implements Source {
     }
   }
 }
+

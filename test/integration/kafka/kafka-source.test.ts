@@ -7,7 +7,7 @@
  * the partitions, and when one is killed the other takes its partitions over without loss.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -327,5 +327,41 @@ describe('kafka source (real broker)', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
     expect(r.stderr).toMatch(/Kafka source \(group tls-[^)]*\): cannot connect to .* or subscribe to .*: .*(SASL|authenticat)/i);
     expect(r.stderr).not.toContain('not-the-password');
+  }, 180_000);
+
+  it('second tier: what one lkrg-siem publishes with its kafka output, a consumer group forwards unchanged (same JSON, same ids, same CEF)', async () => {
+    const topic = uniqueName('lkrg-ecs');
+    await createTopic(topic, 3);
+    const storeDir = join(dir, 'tier1-store');
+    mkdirSync(storeDir);
+    copyFileSync(join(samples, 'samples-lkrg-logger-store.txt'), join(storeDir, '10.9.8.7'));
+    copyFileSync(join(samples, 'samples-lkrg-logger-store.txt'), join(storeDir, '10.9.8.8'));
+    // tier 1: the store into Kafka (ECS JSON, key = host) and, for reference, into files
+    const ref = join(dir, 'tier1.ndjson');
+    const t1 = await runCli(['replay', storeDir, '--no-progress', '--state', join(dir, 'tier1.db'), '--output', `file:${ref}`, '--output', `kafka://${brokers()[0]}/${topic}`]);
+    expect(t1.code, t1.stderr).toBe(0);
+    const refCef = join(dir, 'tier1.cef');
+    const t1c = await runCli(['replay', storeDir, '--no-progress', '--to', 'cef', '--state', join(dir, 'tier1c.db'), '--output', `file:${refCef}`]);
+    expect(t1c.code, t1c.stderr).toBe(0);
+    const want = readFileSync(ref, 'utf8').split('\n').filter(Boolean);
+    expect(want.length).toBeGreaterThan(100);
+
+    // tier 2: a consumer group (here one member) with an ECS and a CEF file output
+    const cfg = config('tier2', topic, uniqueName('tier2'), [`  - { type: file, name: cef, path: ${join(dir, 'tier2.cef')}, format: cef }`]);
+    const c = start(cfg);
+    const out = join(dir, 'tier2.ndjson');
+    await waitFor('every document at tier 2', () => (readDocs(out).length >= want.length ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await stop(c)).toBe(0);
+    const got = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    // byte for byte the same documents (Kafka keeps order per host, not across hosts)
+    expect([...got].sort()).toEqual([...want].sort());
+    const cefGot = readFileSync(join(dir, 'tier2.cef'), 'utf8').split('\n').filter(Boolean).sort();
+    expect(cefGot).toEqual(readFileSync(refCef, 'utf8').split('\n').filter(Boolean).sort());
+    // per host, in the order tier 1 wrote them
+    for (const ip of ['10.9.8.7', '10.9.8.8']) {
+      const mine = (lines: string[]) => lines.filter((l) => (JSON.parse(l) as Doc).host.ip?.includes(ip));
+      expect(mine(got)).toEqual(mine(want));
+    }
   }, 180_000);
 });
