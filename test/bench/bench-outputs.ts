@@ -477,8 +477,9 @@ async function stageElasticsearch(inp: Input): Promise<Row> {
     const bodies: string[] = [];
     let cur: string[] = [];
     await forLines(inp.ndjson, 0, (line) => {
-      const doc = JSON.parse(line) as { event?: { id?: string; dataset?: string } };
-      const index = `${indexPrefix}-${doc.event?.dataset ?? 'unknown'}`;
+      const doc = JSON.parse(line) as { event?: { id?: string; dataset?: string }; data_stream?: { namespace?: string } };
+      // routed like the output's default template (logs-{dataset}-{namespace})
+      const index = `${indexPrefix}-${doc.event?.dataset ?? 'unknown'}-${doc.data_stream?.namespace ?? 'default'}`;
       cur.push(JSON.stringify({ create: { _index: index, _id: doc.event?.id } }), line);
       if (cur.length >= BULK_BATCH * 2) {
         bodies.push(cur.join('\n') + '\n');
@@ -555,7 +556,7 @@ async function stageElasticsearch(inp: Input): Promise<Row> {
   };
   const ours = async (n: 1 | 2 | 3 | 'fixed', store: string, keep = false): Promise<ProcStats> => {
     const cpu0 = esCpu();
-    const r = await replay(`elasticsearch-${n}`, store, `elasticsearch+http://${url.host}/${prefix}-${n}-{dataset}`, inp.workDir);
+    const r = await replay(`elasticsearch-${n}`, store, `elasticsearch+http://${url.host}/${prefix}-${n}-{dataset}-{namespace}`, inp.workDir);
     if (n !== 'fixed') serverCpu.push(`ours ${n} ${(esCpu() - cpu0).toFixed(1)} s (CLI ${r.cpuSeconds.toFixed(1)} s)`);
     const docs = await esCount(base, `${prefix}-${n}-*`);
     if (!keep) await esDelete(base, `${prefix}-${n}-*`);
