@@ -13,6 +13,7 @@
  */
 import { OutputError, type EcsDocument, type QueuedEvent } from '../../src/core/output.js';
 import type { DeliveryResult } from '../../src/core/types.js';
+import { docValue } from '../../src/core/doc-path.js';
 
 /** Placeholders allowed in the `index` setting. */
 export const INDEX_PLACEHOLDERS = ['dataset', 'namespace'] as const;
@@ -45,16 +46,7 @@ export function renderIndex(template: string, dataset: string, namespace: string
   return template.replace(/\{dataset\}/g, dataset).replace(/\{namespace\}/g, namespace);
 }
 
-/** Reads a dotted ECS path from a nested or flat-dotted document. */
-export function docValue(doc: EcsDocument, dotted: string): unknown {
-  if (dotted in doc) return doc[dotted];
-  let cur: unknown = doc;
-  for (const part of dotted.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
+export { docValue } from '../../src/core/doc-path.js';
 
 /** The data stream namespace of an event: its `data_stream.namespace`, else "default". */
 export function eventNamespace(ev: QueuedEvent): string {

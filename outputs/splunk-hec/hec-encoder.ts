@@ -14,6 +14,7 @@
  * values and can never start a second event. Used by the splunk-hec driver and its tests.
  */
 import type { EcsDocument, QueuedEvent } from '../../src/core/output.js';
+import { docValue as getPath } from '../../src/core/doc-path.js';
 
 /** Encoder settings (a subset of the resolved output settings). */
 export interface HecEncoderOptions {
@@ -39,17 +40,6 @@ export interface HecEnvelope {
   index?: string;
   fields?: Record<string, string | string[]>;
   event: Record<string, unknown>;
-}
-
-/** Value at a dotted ECS path in a nested document (a flat dotted key is found too). */
-export function getPath(doc: Readonly<Record<string, unknown>>, path: string): unknown {
-  if (path in doc) return doc[path];
-  let cur: unknown = doc;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
 }
 
 function scalarText(v: unknown): string | undefined {

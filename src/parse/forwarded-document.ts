@@ -8,20 +8,12 @@
  * throws.
  */
 import type { ForwardedDocument, HostIdentity, LkrgLevel, ParsedMessage } from '../core/types.js';
+import { docValue } from '../core/doc-path.js';
 
 type Obj = Record<string, unknown>;
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A field by dotted path, nested or flat-dotted (`event.id` or `{event:{id}}`). */
-function field(doc: Obj, path: string): unknown {
-  if (path in doc) return doc[path];
-  const dot = path.indexOf('.');
-  if (dot < 0) return undefined;
-  const head = doc[path.slice(0, dot)];
-  return isObj(head) ? field(head, path.slice(dot + 1)) : undefined;
 }
 
 function str(v: unknown): string | null {
@@ -40,32 +32,32 @@ export function forwardedDocument(text: string): { document: ForwardedDocument; 
     return null;
   }
   if (!isObj(doc) || typeof doc['@timestamp'] !== 'string') return null;
-  const id = str(field(doc, 'event.id'));
-  const dataset = str(field(doc, 'event.dataset'));
+  const id = str(docValue(doc, 'event.id'));
+  const dataset = str(docValue(doc, 'event.dataset'));
   if (!id || !dataset || !dataset.startsWith('lkrg.')) return null;
-  const level = str(field(doc, 'lkrg.level'));
-  const action = str(field(doc, 'lkrg.action'));
+  const level = str(docValue(doc, 'lkrg.level'));
+  const action = str(docValue(doc, 'lkrg.action'));
   const parsed: ParsedMessage = Object.freeze({
     isLkrg: level !== null,
-    templateId: str(field(doc, 'lkrg.template_id')),
-    style: level === null ? null : field(doc, 'lkrg.legacy') === true ? 'legacy' : 'current',
+    templateId: str(docValue(doc, 'lkrg.template_id')),
+    style: level === null ? null : docValue(doc, 'lkrg.legacy') === true ? 'legacy' : 'current',
     level: level as LkrgLevel | null,
     action: action === 'DETECT' || action === 'BLOCK' || action === 'ALLOW' ? action : null,
-    category: str(field(doc, 'lkrg.category')),
+    category: str(docValue(doc, 'lkrg.category')),
     fields: Object.freeze({}),
-    body: str(field(doc, 'message')) ?? '',
+    body: str(docValue(doc, 'message')) ?? '',
   });
   const document: ForwardedDocument = Object.freeze({
     json: text.trim(),
     id,
     dataset,
-    namespace: str(field(doc, 'data_stream.namespace')) || 'default',
+    namespace: str(docValue(doc, 'data_stream.namespace')) || 'default',
     parsed,
-    forged: field(doc, 'lkrg.forged') === true,
+    forged: docValue(doc, 'lkrg.forged') === true,
   });
-  const ip = [field(doc, 'host.ip')].flat()[0];
-  const name = field(doc, 'host.name');
-  const hostId = field(doc, 'host.id');
+  const ip = [docValue(doc, 'host.ip')].flat()[0];
+  const name = docValue(doc, 'host.name');
+  const hostId = docValue(doc, 'host.id');
   const host: HostIdentity = {
     ...(typeof ip === 'string' ? { ip } : {}),
     ...(typeof name === 'string' ? { name } : {}),

@@ -127,7 +127,8 @@ export class KafkaSource implements Source {
       const p = pos as unknown as KafkaPartitionPosition;
       if (streamId.startsWith('kafka:') && p?.v === 1) queuedUpTo.set(streamId, BigInt(p.offset));
     }
-    const loggers = new Map<string, LoggerLineHandler>();
+    // lkrg-logger handlers (boot and sequence tracking) per partition, then per client key
+    const loggersOf = new Map<string, Map<string, LoggerLineHandler>>();
     const probe = newLoggerFields();
     const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
 
@@ -135,6 +136,8 @@ export class KafkaSource implements Source {
       const { topic, partition } = p.batch;
       const streamId = `kafka:${topic}/${partition}`;
       const origin = `kafka ${topic}/${partition}`;
+      const loggers = loggersOf.get(streamId) ?? new Map<string, LoggerLineHandler>();
+      loggersOf.set(streamId, loggers);
       const queued = queuedUpTo.get(streamId);
       // skip what this instance already queued (a crash between its commit and Kafka's, a
       // rebalance), unless that offset cannot belong to this partition any more (topic recreated)

@@ -9,6 +9,7 @@
  * of it; the source re-reads what was not committed.
  */
 import Database from 'better-sqlite3';
+import { docValue } from '../core/doc-path.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SourcePosition } from '../core/types.js';
@@ -512,10 +513,8 @@ function datasetOf(doc: Record<string, unknown> | undefined): string {
 
 /** data_stream.namespace of a parsed document as outputs read it, null when it has none (they then fall back). */
 function namespaceOf(doc: Record<string, unknown> | undefined): string | null {
-  const flat = doc?.['data_stream.namespace'];
-  if (flat !== undefined) return typeof flat === 'string' && flat !== '' ? flat : null;
-  const ds = doc?.data_stream as Record<string, unknown> | undefined;
-  return typeof ds?.namespace === 'string' && ds.namespace !== '' ? ds.namespace : null;
+  const ns = docValue(doc, 'data_stream.namespace');
+  return typeof ns === 'string' && ns !== '' ? ns : null;
 }
 
 function keyOf(doc: Record<string, unknown> | undefined): string {
