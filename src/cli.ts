@@ -108,7 +108,7 @@ async function cmdParse(f: Flags): Promise<number> {
   const signal = shutdownSignal();
   const result = await runForwarder({
     statePath: ':memory:',
-    sources: [{ source: stdinSource(process.stdin, input as InputShape), stateId: 'stdin' }],
+    sources: [{ source: stdinSource(process.stdin, input as InputShape, f.bools.has('--all')), stateId: 'stdin' }],
     outputs: [{ type: 'stdout', name: 'stdout', format: to }],
     includeNonLkrg: f.bools.has('--all'),
     namespace: 'default',
@@ -131,7 +131,7 @@ async function cmdReplay(f: Flags): Promise<number> {
   const outputs = outputsFromFlags(f.values.get('--output') ?? ['stdout'], to);
   const replayId = createHash('sha256').update(paths.slice().sort().join('\0')).digest('hex').slice(0, 16);
   const statePath = resolve(one(f, '--state') ?? join('.lkrg-siem', 'replay.db'));
-  const sources = sourcesFromPaths(paths, { input, replayId });
+  const sources = sourcesFromPaths(paths, { input, replayId, includeNonLkrg: f.bools.has('--all') });
   const total = (await Promise.all(sources.map((s) => s.source.totalBytes?.() ?? Promise.resolve(undefined)))).reduce<number>(
     (a, b) => a + (b ?? 0),
     0,

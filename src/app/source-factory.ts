@@ -37,7 +37,10 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
     const stateId = (s.name as string | undefined) ?? `${s.type as string}:${i}`;
     switch (s.type) {
       case 'logger_store': {
-        let source: Source = createSource({ kind: 'logger-store', paths: [s.path as string], mode: s.mode as 'live' | 'replay', pollIntervalMs: s.poll_interval_ms as number, ...common });
+        let source: Source = createSource({
+          kind: 'logger-store', paths: [s.path as string], mode: s.mode as 'live' | 'replay', pollIntervalMs: s.poll_interval_ms as number,
+          rotatedFollowMax: s.rotated_follow_max as number, rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000, ...common,
+        });
         const quiet = s.quiet_after_s as number;
         if (s.mode === 'live' && quiet > 0) source = new QuietMonitor(source, { quietAfterMs: quiet * 1000 });
         return { source, stateId };

@@ -18,6 +18,8 @@ const sourceVariants = {
       mode: { kind: 'string', desc: 'live follows every file (also new ones); replay reads everything once, rotated archives included.', default: 'live', enum: ['live', 'replay'] },
       poll_interval_ms: { kind: 'int', desc: 'How often live mode looks for new data and new files.', default: 500, min: 10 },
       quiet_after_s: { kind: 'int', desc: 'Live mode: report a host whose LKRG sent nothing for this long (0 = off).', default: 0, min: 0 },
+      rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per client still read after rename-and-create rotations (lkrg-logger sessions keep appending to the file they opened); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
+      rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
     },
   },
   journald: {

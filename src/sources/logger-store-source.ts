@@ -8,7 +8,8 @@
  * - live: follows every client file of the directories (new files are picked up at the
  *   next poll), survives truncation and rewrite in place (`truncated` notice, restart at 0;
  *   the head fingerprint is checked after every read), rotation (the new file is read from 0,
- *   and the last rotated file stays followed: lkrg-logger sessions keep appending to it) and
+ *   and rotated files stay followed, also once deleted: lkrg-logger sessions keep appending to
+ *   them) and
  *   inode reuse (head fingerprint). A torn last line waits until its newline arrives.
  *
  * One stream per client: streamId `logger:<absolute dir>/<ip>`. Its position is
@@ -22,7 +23,7 @@ import * as path from 'node:path';
 import { ConfigError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
 import { BatchBuilder, sleep, type BatchLimits } from './batch-builder.js';
 import {
-  CHUNK_BYTES, FINGERPRINT_BYTES, fingerprint, headMatches, identify, listFiles, parseRotatedName, readChunks,
+  CHUNK_BYTES, FINGERPRINT_BYTES, fingerprint, headMatches, identify, isGzipName, listFiles, parseRotatedName, readChunks,
   sortOldestFirst, type FileIdentity, type RotatedName,
 } from './file-identity.js';
 import { LineSplitter } from './line-splitter.js';
@@ -48,6 +49,19 @@ export interface LoggerStoreSourceOptions extends LoggerLineOptions, BatchLimits
    * JavaScript only. Both give the same batches (tests compare them); the scanner is faster.
    */
   readonly lineScanner?: boolean;
+  /**
+   * Live: how many rotated files per client stay followed (default 16). lkrg-logger sessions
+   * keep appending to the file they opened, so after rename-and-create rotations every rotated
+   * file may still grow; past this many the oldest is closed (logged). 0: rotated files are read
+   * to their end at the rotation and then closed.
+   */
+  readonly rotatedFollowMax?: number;
+  /**
+   * Live: a followed rotated file that was deleted (logrotate's `compress` or its `rotate N`
+   * limit) is still read through the open descriptor, since a session may write to it, until it
+   * has not grown for this long (default 3,600,000 ms = 1 h). Its inode is freed when closed.
+   */
+  readonly rotatedDeletedFollowMs?: number;
   /** Source id (default 'logger-store'). */
   readonly id?: string;
   /**
@@ -69,15 +83,57 @@ export interface LoggerStorePosition {
   readonly line: number;
   readonly tracker: BootTrackerState;
   /**
-   * The last rotated file, still read because an lkrg-logger session may keep appending to it
-   * (live mode only): its identity and how far it was consumed. Absent in older positions.
+   * Rotated files still read because lkrg-logger sessions may keep appending to them (live mode
+   * only), oldest first: identity and how far each was consumed.
    */
-  readonly rotated?: { readonly name: string; readonly file: FileIdentity; readonly offset: number; readonly line: number };
+  readonly retired?: readonly RetiredPosition[];
+  /** The one rotated file positions of lkrg-siem 0.1 before `retired` carried; read, never written. */
+  readonly rotated?: RetiredPosition;
+}
+
+/** Progress in one rotated file of a {@link LoggerStorePosition}. */
+export interface RetiredPosition {
+  /** File name when the position was saved (diagnostics; the file is found by its identity). */
+  readonly name: string;
+  /** Identity of the file as it was followed (plain, before any compression). */
+  readonly file: FileIdentity;
+  /** Decompressed byte offset after the last consumed line. */
+  readonly offset: number;
+  readonly line: number;
 }
 
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 interface ClientFile { readonly path: string; readonly rot: RotatedName }
+
+/** Default of {@link LoggerStoreSourceOptions.rotatedFollowMax}. */
+const ROTATED_FOLLOW_MAX = 16;
+/** Default of {@link LoggerStoreSourceOptions.rotatedDeletedFollowMs}. */
+const ROTATED_DELETED_FOLLOW_MS = 3_600_000;
+
+/** File identity of a position saved before the live file was opened. */
+const NO_FILE: FileIdentity = Object.freeze({ dev: 0, ino: 0, fp: '', fpLen: 0 });
+
+/** A rotated file a live tail still reads (see Tail.retired). */
+interface RetiredFile {
+  /** Open descriptor of the rotated inode (followed), or undefined for an archive. */
+  fh?: FileHandle | undefined;
+  /** Chunks of a gzip archive holding the rotated file (read once to its end). */
+  archive?: AsyncGenerator<Buffer>;
+  /** Its identity; the fingerprint grows with what was read, up to FINGERPRINT_BYTES. */
+  ident: FileIdentity;
+  /** Its current name (records' origin). */
+  path: string;
+  readPos: number;
+  offset: number;
+  readonly sp: LineSplitter;
+  line: number;
+  /** It grew after the rotation (logged once). */
+  grew: boolean;
+  lastGrowthMs: number;
+  /** Found deleted (logged once). */
+  deleted: boolean;
+}
 interface Client { readonly name: string; readonly dir: string; readonly streamId: string; files: ClientFile[] }
 
 /** Reads lkrg-logger store files; see module doc. Created by createSource() or directly. */
@@ -252,15 +308,16 @@ class Tail {
   private readonly b: BatchBuilder;
   private warned = new Set<string>();
   /**
-   * The inode this tail followed before the last rotation, still read: lkrg-logger opens the
+   * Files this tail followed before rotations, oldest first, still read: lkrg-logger opens the
    * client file once per session (O_APPEND) and never reopens it (LKRG issue #320), so after a
    * rename-and-create rotation a session that stays connected keeps appending to the renamed
-   * file. Followed until the next rotation; its progress is part of the saved position
-   * (`rotated`), so a restart resumes it when the file still exists under the same inode.
+   * file, after the next rotation to the file renamed again, and after logrotate compressed or
+   * removed it to the deleted inode, which only an open descriptor still reaches. Drained before
+   * the live file at every poll; their progress is part of the saved position (`retired`).
    */
-  private rotatedAway:
-    | { fh: FileHandle; ident: FileIdentity; path: string; readPos: number; offset: number; sp: LineSplitter; line: number; grew: boolean }
-    | undefined;
+  private retired: RetiredFile[] = [];
+  /** Save the position as soon as the live file is open (it is read from 0, see poll). */
+  private announce = false;
 
   constructor(
     private readonly c: Client,
@@ -277,7 +334,7 @@ class Tail {
 
   async close(): Promise<void> {
     await this.closeCurrent();
-    await this.abandonRotatedAway();
+    for (const r of this.retired.splice(0)) await this.closeRetired(r);
   }
 
   private async closeCurrent(): Promise<void> {
@@ -285,11 +342,8 @@ class Tail {
     this.fh = undefined;
   }
 
-  /** Stops reading the rotated-away inode: its torn last line (if any) is reported, the file closed. */
-  private async abandonRotatedAway(): Promise<void> {
-    const r = this.rotatedAway;
-    if (!r) return;
-    this.rotatedAway = undefined;
+  /** Stops reading a rotated file: its torn last line (if any) is reported, the file closed. */
+  private async closeRetired(r: RetiredFile): Promise<void> {
     const tail = r.sp.takeTail();
     if (tail) {
       const origin = this.h.origin;
@@ -297,36 +351,113 @@ class Tail {
       this.h.incomplete(this.b, tail.buf, tail.offset, r.line + 1, tail.bytes);
       this.h.origin = origin;
     }
-    await r.fh.close().catch(() => undefined);
+    if (r.fh) await r.fh.close().catch(() => undefined);
+    if (r.archive) await r.archive.return(undefined).catch(() => undefined);
   }
 
-  /** Reads what was appended to the rotated-away inode since the last poll; see {@link rotatedAway}. */
-  private async *drainRotatedAway(): AsyncGenerator<RecordBatch> {
-    const r = this.rotatedAway;
-    if (!r) return;
+  /** Moves the followed file to the rotated files (the live path now names another inode). */
+  private async retire(rotatedPath: string | null): Promise<void> {
+    // the rotation also renamed the files rotated before (`.1` -> `.2`)
+    for (const r of this.retired) if (r.fh) await this.refreshRetiredPath(r);
+    const ident = this.ident!;
+    const p = rotatedPath ?? `${this.file} (rotated, inode ${ident.ino})`;
+    this.retired.push({
+      fh: this.fh, ident, path: p, readPos: this.readPos, offset: this.offset, sp: this.sp, line: this.line,
+      grew: false, lastGrowthMs: Date.now(), deleted: false,
+    });
+    // until the new live file is open, a saved position names no live file
+    this.fh = undefined;
+    this.ident = undefined;
+    this.offset = 0;
+    this.readPos = 0;
+    this.line = 0;
+    const max = this.opts.rotatedFollowMax ?? ROTATED_FOLLOW_MAX;
+    while (this.retired.length > max) {
+      const r = this.retired.shift()!;
+      if (max > 0) this.ctx.log('warn', `${r.path}: no longer read (more than ${max} rotated files of ${this.c.name} are followed, rotated_follow_max); what a session still appends to it is not forwarded`);
+      await this.closeRetired(r);
+    }
+  }
+
+  /**
+   * Reads what was appended to the rotated files since the last poll, and finishes archives
+   * (a rotated file found compressed after a restart). Closes a deleted file that stopped
+   * growing and a file that shrank.
+   */
+  private async *drainRetired(): AsyncGenerator<RecordBatch> {
     const size = this.opts.chunkBytes ?? CHUNK_BYTES;
-    for (;;) {
-      if (this.ctx.signal.aborted) return;
-      const chunk = Buffer.allocUnsafe(size);
-      const { bytesRead } = await r.fh.read(chunk, 0, size, r.readPos);
-      if (bytesRead === 0) return;
-      if (!r.grew) {
-        r.grew = true;
-        this.ctx.log('info', `${r.path} is still written to after the rotation (an lkrg-logger session keeps it open); reading it too until the next rotation`);
+    const idleMs = this.opts.rotatedDeletedFollowMs ?? ROTATED_DELETED_FOLLOW_MS;
+    for (const r of [...this.retired]) {
+      let done = false;
+      for (;;) {
+        if (this.ctx.signal.aborted) return;
+        let chunk: Buffer;
+        if (r.archive) {
+          const next = await r.archive.next();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          chunk = next.value;
+        } else {
+          chunk = Buffer.allocUnsafe(size);
+          const { bytesRead } = await r.fh!.read(chunk, 0, size, r.readPos);
+          if (bytesRead === 0) break;
+          chunk = chunk.subarray(0, bytesRead);
+          r.lastGrowthMs = Date.now();
+          await this.refreshRetiredPath(r);
+          if (!r.grew) {
+            r.grew = true;
+            this.ctx.log('info', `${r.path} is still written to after the rotation (an lkrg-logger session keeps it open); reading it too`);
+          }
+        }
+        r.readPos += chunk.length;
+        if (r.fh && r.ident.fpLen < FINGERPRINT_BYTES && r.readPos > r.ident.fpLen) {
+          const head = Buffer.alloc(FINGERPRINT_BYTES);
+          const { bytesRead } = await r.fh.read(head, 0, FINGERPRINT_BYTES, 0);
+          r.ident = { ...r.ident, fp: fingerprint(head, bytesRead), fpLen: bytesRead };
+        }
+        r.sp.push(chunk);
+        const origin = this.h.origin;
+        this.h.origin = r.path;
+        try {
+          yield* this.pumpBatches(r.sp, r.line, (line, consumed) => {
+            r.line = line;
+            r.offset = consumed;
+          });
+        } finally {
+          this.h.origin = origin;
+        }
       }
-      r.readPos += bytesRead;
-      r.sp.push(chunk.subarray(0, bytesRead));
-      const origin = this.h.origin;
-      this.h.origin = r.path;
-      try {
-        yield* this.pumpBatches(r.sp, r.line, (line, consumed) => {
-          r.line = line;
-          r.offset = consumed;
-        });
-      } finally {
-        this.h.origin = origin;
+      if (!done && r.fh) {
+        const st = await r.fh.stat().catch(() => undefined);
+        if (st === undefined || st.size < r.readPos) {
+          this.ctx.log('warn', `${r.path}: a rotated file shrank or became unreadable; no longer read`);
+          done = true;
+        } else if (st.nlink === 0) {
+          if (!r.deleted) {
+            r.deleted = true;
+            this.ctx.log('info', `${r.path} was deleted (compressed or removed by logrotate); still read through the open descriptor until it has been quiet for ${Math.round(idleMs / 1000)} s (rotated_deleted_follow_s)`);
+          }
+          if (Date.now() - r.lastGrowthMs >= idleMs) {
+            this.ctx.log('info', `${r.path}: deleted and quiet for ${Math.round(idleMs / 1000)} s; closed`);
+            done = true;
+          }
+        }
+      }
+      if (done) {
+        this.retired.splice(this.retired.indexOf(r), 1);
+        await this.closeRetired(r);
       }
     }
+  }
+
+  /** Path a rotated inode has now: logrotate renames `.1` to `.2` and so on. */
+  private async refreshRetiredPath(r: RetiredFile): Promise<void> {
+    const st = await stat(r.path).catch(() => undefined);
+    if (st && st.ino === r.ident.ino && st.dev === r.ident.dev) return;
+    const p = await this.rotatedPath(r.ident.ino, r.ident.dev);
+    if (p !== null) r.path = p;
   }
 
   /** Path the rotated inode has now (logrotate renamed it), or null when no file has it. */
@@ -345,27 +476,47 @@ class Tail {
     return null;
   }
 
-  /** After a restart: reads the rotated file of the saved position on (if it still exists). */
-  private async restoreRotatedAway(saved: NonNullable<LoggerStorePosition['rotated']>): Promise<void> {
+  /**
+   * After a restart: the rotated file of a saved position, found by its inode (still followed,
+   * a session may write to it) or, when logrotate compressed it meanwhile, by its content head in
+   * a gzip archive (read from the saved offset to its end). False when it is gone.
+   */
+  private async restoreRetired(saved: RetiredPosition): Promise<boolean> {
     const p = await this.rotatedPath(saved.file.ino, saved.file.dev);
-    if (p === null || !(await headMatches(p, saved.file).catch(() => false))) return;
-    let fh: FileHandle;
-    try {
-      fh = await open(p, 'r');
-    } catch {
-      return;
+    if (p !== null && !isGzipName(p) && (await headMatches(p, saved.file).catch(() => false))) {
+      try {
+        const fh = await open(p, 'r');
+        this.retired.push({
+          fh, ident: saved.file, path: p, readPos: saved.offset, offset: saved.offset,
+          sp: new LineSplitter(saved.offset, this.opts.maxLineBytes), line: saved.line, grew: false, lastGrowthMs: Date.now(), deleted: false,
+        });
+        return true;
+      } catch {
+        /* try the archives */
+      }
     }
-    this.rotatedAway = {
-      fh, ident: saved.file, path: p, readPos: saved.offset, offset: saved.offset,
-      sp: new LineSplitter(saved.offset, this.opts.maxLineBytes), line: saved.line, grew: false,
-    };
+    // an archive is recognized by the content head; a file saved before any byte of it was
+    // seen (fpLen 0) cannot be told from any other
+    for (let i = this.c.files.length - 1; i >= 0 && saved.file.fpLen > 0; i--) {
+      const f = this.c.files[i]!;
+      if (f.path === this.file || !f.rot.gz) continue;
+      if (!(await headMatches(f.path, saved.file).catch(() => false))) continue;
+      this.ctx.log('info', `${f.path}: finishing the rotated file ${saved.name}, compressed while lkrg-siem was stopped, from byte ${saved.offset}`);
+      this.retired.push({
+        archive: readChunks(f.path, saved.offset, this.opts.chunkBytes ?? CHUNK_BYTES, this.ctx.signal), ident: saved.file, path: f.path,
+        readPos: saved.offset, offset: saved.offset, sp: new LineSplitter(saved.offset, this.opts.maxLineBytes), line: saved.line,
+        grew: true, lastGrowthMs: Date.now(), deleted: false,
+      });
+      return true;
+    }
+    return false;
   }
 
   private pos(): Record<string, SourcePosition> {
-    const r = this.rotatedAway;
+    // no live file opened yet (only rotated files read): the live file is then read from 0
     const p: LoggerStorePosition = {
-      v: 1, name: path.basename(this.file), file: this.ident!, offset: this.offset, line: this.line, tracker: this.h.tracker.snapshot(),
-      ...(r ? { rotated: { name: path.basename(r.path), file: r.ident, offset: r.offset, line: r.line } } : {}),
+      v: 1, name: path.basename(this.file), file: this.ident ?? NO_FILE, offset: this.offset, line: this.line, tracker: this.h.tracker.snapshot(),
+      ...(this.retired.length > 0 ? { retired: this.retired.map((r) => ({ name: path.basename(r.path), file: r.ident, offset: r.offset, line: r.line })) } : {}),
     };
     return { [this.c.streamId]: p as unknown as SourcePosition };
   }
@@ -376,52 +527,38 @@ class Tail {
     this.ctx.log('warn', msg);
   }
 
-  /** First call: finish a rotated file of the saved position if needed, then open the live file. */
-  private async *start(): AsyncGenerator<RecordBatch> {
+  /**
+   * First call: restore the saved rotated files, then open the live file at the saved offset,
+   * or, when the saved file was rotated while lkrg-siem was stopped, follow (or finish) it as a
+   * rotated file and read the new live file from 0.
+   */
+  private async start(): Promise<void> {
     this.started = true;
     const saved = this.ctx.positions.get(this.c.streamId) as LoggerStorePosition | undefined;
+    this.announce = true;
     if (!saved || saved.v !== 1) return;
+    for (const r of saved.retired ?? (saved.rotated ? [saved.rotated] : [])) {
+      if (!(await this.restoreRetired(r))) {
+        this.ctx.log('warn', `${this.c.streamId}: the rotated file ${r.name} of the saved position is gone; what it held after byte ${r.offset} cannot be read`);
+      }
+    }
     // the live file itself?
     try {
       const st = await stat(this.file);
       if (st.dev === saved.file.dev && st.ino === saved.file.ino && st.size >= saved.offset && (await headMatches(this.file, saved.file))) {
         await this.openLive(saved.offset, saved.line);
-        if (saved.rotated) await this.restoreRotatedAway(saved.rotated);
+        this.announce = false;
         return;
       }
     } catch {
       /* fall through */
     }
-    // rotated while we were down: finish that archive first (plain or gzip)
-    for (let i = this.c.files.length - 1; i >= 0; i--) {
-      const f = this.c.files[i]!;
-      if (f.path === this.file) continue;
-      let match = false;
-      try {
-        match = await headMatches(f.path, saved.file);
-      } catch {
-        match = false;
-      }
-      if (!match) continue;
-      const ident = await identify(f.path);
-      const sp = new LineSplitter(saved.offset, this.opts.maxLineBytes);
-      let line = saved.line;
-      this.h.origin = f.path;
-      const pump = new LoggerLinePump(sp, this.h, this.b, this.scanner, line);
-      for await (const chunk of readChunks(f.path, saved.offset, this.opts.chunkBytes ?? CHUNK_BYTES, this.ctx.signal)) {
-        sp.push(chunk);
-        while (pump.pump()) {
-          this.h.flushDuplicates(this.b);
-          const p: LoggerStorePosition = { v: 1, name: path.basename(f.path), file: ident, offset: pump.consumed, line: pump.line, tracker: this.h.tracker.snapshot() };
-          yield this.b.take({ [this.c.streamId]: p as unknown as SourcePosition });
-        }
-      }
-      line = pump.line;
-      const tail = sp.takeTail();
-      if (tail) this.h.incomplete(this.b, tail.buf, tail.offset, line + 1, tail.bytes);
-      this.h.origin = this.file;
-      return; // the live file is then read from 0 (pending batch carries on)
-    }
+    if (saved.file.ino === NO_FILE.ino) return; // no live file was open: read it from 0
+    // rotated while we were down: follow it (plain) or finish it (gzip), oldest first
+    const main: RetiredPosition = { name: saved.name, file: saved.file, offset: saved.offset, line: saved.line };
+    const same = (f: FileIdentity): boolean => f.dev === main.file.dev && f.ino === main.file.ino && f.fp === main.file.fp;
+    if (this.retired.some((r) => same(r.ident))) return; // already restored as a rotated file
+    if (await this.restoreRetired(main)) return; // the live file is then read from 0
     try {
       const st = await stat(this.file);
       if (st.dev === saved.file.dev && st.ino === saved.file.ino) {
@@ -455,9 +592,18 @@ class Tail {
 
   /** Reads what is new; yields full batches, then the rest (promptly) with the position. */
   async *poll(): AsyncGenerator<RecordBatch> {
-    if (!this.started) yield* this.start();
-    if (!this.fh && !(await this.openLive(0, 0))) {
-      if (this.b.pending()) yield this.b.take({});
+    if (!this.started) await this.start();
+    const haveLive = this.fh !== undefined || (await this.openLive(0, 0));
+    if (haveLive && this.announce) {
+      // the file is read from 0 without a saved position for it: save one before reading, so
+      // that a crash before the first batch, followed by a rotation, still finds this file
+      this.announce = false;
+      yield this.b.take(this.pos());
+    }
+    // rotated files first: they hold older lines than the live file
+    yield* this.drainRetired();
+    if (!haveLive) {
+      if (this.b.pending()) yield this.b.take(this.pos());
       return;
     }
     // rotation / truncation / replacement checks
@@ -475,20 +621,17 @@ class Tail {
       this.resetTo(0);
     }
     // a rewrite in place that left the file at least as long is found by drain(), which checks
-    // the head after every read
+    // the head after every read; a rotated file's last lines carry the name it has now
+    const rotatedPath = rotated ? await this.rotatedPath(this.ident!.ino, this.ident!.dev) : null;
+    if (rotatedPath !== null) this.h.origin = rotatedPath;
     yield* this.drain();
     if (rotated) {
       // the old inode is read to its end; it stays open (with a torn last line kept) in case a
       // session still writes to it, and the new file is followed from 0
       this.ctx.log('info', `${this.file} was rotated; following the new file`);
-      await this.abandonRotatedAway();
-      const ident = this.ident!;
-      const rotatedPath = (await this.rotatedPath(ident.ino, ident.dev)) ?? `${this.file} (rotated, inode ${ident.ino})`;
-      this.rotatedAway = { fh: this.fh!, ident, path: rotatedPath, readPos: this.readPos, offset: this.offset, sp: this.sp, line: this.line, grew: false };
-      this.fh = undefined;
+      await this.retire(rotatedPath);
+      this.h.origin = this.file;
       if (await this.openLive(0, 0)) yield* this.drain();
-    } else {
-      yield* this.drainRotatedAway();
     }
     this.h.flushDuplicates(this.b);
     if (this.b.pending()) yield this.b.take(this.pos());

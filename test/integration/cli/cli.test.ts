@@ -44,6 +44,24 @@ describe('lkrg-siem CLI', () => {
     const b = all.stdout.trim().split('\n');
     expect(b.length).toBeGreaterThan(a.length);
     for (const line of b) expect(parseCefStrict(line).vendor).toBe('Openwall');
+    // every input line becomes (part of) an event, also in store records on stdin
+    const lines = input.toString('utf8').split('\n').filter((l) => l.length > 0);
+    const store = readFileSync(join(samples, 'samples-lkrg-logger-store.txt'), 'utf8').split('\n').slice(0, 91).join('\n') + '\n';
+    for (const [text, count] of [[input.toString('utf8'), lines.length], [store, 91]] as const) {
+      const ecs = await runCli(['parse', '--all'], { input: text });
+      expect(ecs.code, ecs.stderr).toBe(0);
+      const docs = ecs.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: { original: string; action: string } });
+      const originals = docs.filter((d) => d.event.original !== undefined).flatMap((d) => d.event.original.split('\n'));
+      expect(originals.length).toBe(count);
+    }
+    // replay --all: the same for a store file
+    const dir = mkdtempSync(join(tmpdir(), 'lkrg-cli-all-'));
+    writeFileSync(join(dir, '10.1.2.3'), store);
+    const out = join(dir, 'all.ndjson');
+    const r = await runCli(['replay', join(dir, '10.1.2.3'), '--all', '--output', `file:${out}`, '--state', join(dir, 's.db'), '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const replayed = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: { original?: string } });
+    expect(replayed.flatMap((d) => (d.event.original === undefined ? [] : d.event.original.split('\n')))).toHaveLength(91);
   });
 
   it('replay --resume continues without duplicates; a new replay starts over', async () => {

@@ -28,6 +28,19 @@ describe('forwarder configuration', () => {
     expect(cfg.outputs[0]).toMatchObject({ type: 'file', format: 'ecs', fsync: true });
   });
 
+  it('logger_store rotation keys: defaults, bounds, and what the source receives', () => {
+    const cfg = validateConfig(minimal);
+    expect(cfg.sources[0]).toMatchObject({ rotated_follow_max: 16, rotated_deleted_follow_s: 3600 });
+    const opts = (c: typeof cfg): Record<string, unknown> =>
+      (sourcesFromConfig(c.sources, false)[0]!.source as unknown as { opts: Record<string, unknown> }).opts;
+    expect(opts(cfg)).toMatchObject({ rotatedFollowMax: 16, rotatedDeletedFollowMs: 3_600_000 });
+    const set = validateConfig({ ...minimal, sources: [{ ...minimal.sources[0], rotated_follow_max: 0, rotated_deleted_follow_s: 90 }] });
+    expect(opts(set)).toMatchObject({ rotatedFollowMax: 0, rotatedDeletedFollowMs: 90_000 });
+    expect(errorsOf({ ...minimal, sources: [{ ...minimal.sources[0], rotated_follow_max: -1 }] })).toEqual([
+      expect.stringMatching(/^sources\[0\]\.rotated_follow_max: -1 is not valid/),
+    ]);
+  });
+
   it('names the key, the bad value and the fix for every error at once', () => {
     const msgs = errorsOf({
       sources: [{ type: 'logger_store', path: '/x', mode: 'tail' }, { type: 'syslogd' }],

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RawRecord, RecordBatch, SourcePosition } from '../../../src/core/types.js';
 import { createSource } from '../../../src/sources/create-source.js';
 import { parseRotatedName } from '../../../src/sources/file-identity.js';
+import type { LoggerStorePosition } from '../../../src/sources/logger-store-source.js';
 import { lastPositions, readAll, SAMPLES, tmp } from './helpers.js';
 import { RunSummary } from '../../../src/pipeline/run-summary.js';
 import { EventAssembler } from '../../../src/parse/event-assembler.js';
@@ -121,12 +122,12 @@ describe('logger store replay', () => {
 });
 
 describe('logger store live', () => {
-  function start(dir: string, positions = new Map<string, SourcePosition>(), logs: string[] = []) {
+  function start(dir: string, positions = new Map<string, SourcePosition>(), logs: string[] = [], extra: { rotatedFollowMax?: number; rotatedDeletedFollowMs?: number } = {}) {
     const ac = new AbortController();
     const got: RawRecord[] = [];
     const mal: number[] = [];
     let pos = new Map(positions);
-    const src = createSource({ kind: 'logger-store', paths: [dir], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20 });
+    const src = createSource({ kind: 'logger-store', paths: [dir], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20, ...extra });
     const done = (async () => {
       for await (const b of src.read({ positions, signal: ac.signal, log: (_level, m) => logs.push(m) })) {
         got.push(...b.records);
@@ -289,6 +290,149 @@ describe('logger store live', () => {
     expect(data(s2.got.filter((r) => r.origin === f + '.1'))).toEqual(texts(7, 8));
     expect(data(s2.got.filter((r) => r.origin === f))).toEqual(texts(8, 9));
     await s2.stop();
+  });
+
+  // logrotate's rename-and-create as lkrg-logger meets it: each session writes through the
+  // descriptor it opened (O_APPEND) and never reopens the file (LKRG issue #320)
+  const session = (p: string) => open(p, 'a');
+  const rotate = (f: string, keep: number): void => {
+    for (let i = keep; i >= 1; i--) {
+      try {
+        renameSync(i === 1 ? f : `${f}.${i - 1}`, `${f}.${i}`);
+      } catch {
+        /* not there yet */
+      }
+    }
+  };
+
+  it('follows every rotated file sessions still write to, across rotations, and a deleted (compressed) one until it goes quiet', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.9.1.1');
+    const s1 = await session(f); // session 1 opens the file
+    await s1.write(LINES.slice(0, 2).join('\n') + '\n');
+    const logs: string[] = [];
+    const s = start(d, undefined, logs, { rotatedDeletedFollowMs: 400 });
+    await s.waitFor(() => data(s.got).length >= 2);
+    rotate(f, 1); // f -> f.1 (session 1 keeps writing there)
+    const s2 = await session(f); // session 2 (another boot) opens the new file
+    await s2.write(LINES[2] + '\n');
+    await s1.write(LINES[3] + '\n');
+    await s.waitFor(() => data(s.got).length >= 4);
+    rotate(f, 2); // f.1 -> f.2, f -> f.1
+    const s3 = await session(f);
+    await s1.write(LINES[4] + '\n'); // now f.2
+    await s2.write(LINES[5] + '\n'); // now f.1
+    await s3.write(LINES[6] + '\n');
+    await s.waitFor(() => data(s.got).length >= 7);
+    await new Promise((r) => setTimeout(r, 100));
+    const byOrigin = (o: string) => data(s.got.filter((r) => r.origin === o));
+    expect(byOrigin(f + '.2')).toEqual(texts(4, 5));
+    expect(byOrigin(f + '.1')).toEqual([...texts(3, 4), ...texts(5, 6)]);
+    expect(data(s.got).sort()).toEqual(texts(0, 7).sort());
+    // logrotate `compress`: f.2 is gzipped and unlinked; session 1 still writes to the deleted
+    // inode, which lkrg-siem reads through its open descriptor
+    writeFileSync(f + '.2.gz', gzipSync(readFileSync(f + '.2')));
+    rmSync(f + '.2');
+    await s1.write(LINES[7] + '\n');
+    await s.waitFor(() => data(s.got).length >= 8);
+    expect(data(s.got).slice(7)).toEqual(texts(7, 8));
+    expect(logs.filter((m) => /was deleted \(compressed or removed by logrotate\)/.test(m))).toHaveLength(1);
+    // quiet for longer than rotated_deleted_follow_s: closed, the inode freed
+    await s.waitFor(() => logs.some((m) => /deleted and quiet for 0 s; closed/.test(m)));
+    expect(logs.filter((m) => /closed$/.test(m))).toHaveLength(1);
+    expect(s.mal).toEqual([]);
+    await s.stop();
+    for (const h of [s1, s2, s3]) await h.close();
+  });
+
+  it('restart: the saved rotated files are resumed, found renamed again or compressed meanwhile; older positions are read too', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.9.2.2');
+    const s1 = await session(f);
+    await s1.write(LINES.slice(0, 2).join('\n') + '\n');
+    const s = start(d);
+    await s.waitFor(() => data(s.got).length >= 2);
+    rotate(f, 1);
+    const s2 = await session(f);
+    await s2.write(LINES[2] + '\n');
+    await s.waitFor(() => data(s.got).length >= 3);
+    rotate(f, 2);
+    const s3 = await session(f);
+    await s3.write(LINES[3] + '\n');
+    await s.waitFor(() => data(s.got).length >= 4);
+    await new Promise((r) => setTimeout(r, 100));
+    const pos = await s.stop();
+    const saved = pos.get(`logger:${f}`) as unknown as LoggerStorePosition;
+    expect(saved.retired!.map((r) => r.name)).toEqual(['10.9.2.2.2', '10.9.2.2.1']);
+    expect(saved.rotated).toBeUndefined();
+
+    // while stopped: every session writes; then a rotation renames the files again and
+    // compresses the oldest (what session 1 wrote is in the archive)
+    await s1.write(LINES[4] + '\n');
+    await s2.write(LINES[5] + '\n');
+    await s3.write(LINES[6] + '\n');
+    rotate(f, 3); // f.2 -> f.3, f.1 -> f.2, f -> f.1
+    writeFileSync(f + '.3.gz', gzipSync(readFileSync(f + '.3')));
+    rmSync(f + '.3');
+    const s4 = await session(f);
+    await s4.write(LINES[7] + '\n');
+    const logs: string[] = [];
+    const r2 = start(d, pos, logs);
+    await r2.waitFor(() => data(r2.got).length >= 4);
+    await new Promise((r) => setTimeout(r, 150));
+    const byOrigin = (o: string) => data(r2.got.filter((r) => r.origin === o));
+    expect(byOrigin(f + '.3.gz')).toEqual(texts(4, 5)); // finished from the archive
+    expect(byOrigin(f + '.2')).toEqual(texts(5, 6)); // session 2's file, renamed again
+    expect(byOrigin(f + '.1')).toEqual(texts(6, 7)); // the live file of the saved position
+    expect(byOrigin(f)).toEqual(texts(7, 8));
+    expect(data(r2.got)).toHaveLength(4);
+    expect(logs.filter((m) => /compressed while lkrg-siem was stopped/.test(m))).toHaveLength(1);
+    // still followed after the restart: sessions 2 and 3 keep writing
+    await s2.write(LINES[8] + '\n');
+    await s3.write(LINES[9] + '\n');
+    await r2.waitFor(() => data(r2.got).length >= 6);
+    expect(byOrigin(f + '.2')).toEqual([...texts(5, 6), ...texts(8, 9)]);
+    expect(byOrigin(f + '.1')).toEqual([...texts(6, 7), ...texts(9, 10)]);
+    const pos2 = await r2.stop();
+    const saved2 = pos2.get(`logger:${f}`) as unknown as LoggerStorePosition;
+    expect(saved2.retired!.map((r) => r.name)).toEqual(['10.9.2.2.2', '10.9.2.2.1']);
+
+    // a position written before `retired` existed carries one rotated file as `rotated`
+    const { retired, ...rest } = saved2;
+    const old = new Map([[`logger:${f}`, { ...rest, rotated: retired![1]! } as unknown as SourcePosition]]);
+    await s3.write(LINES[10] + '\n');
+    const r3 = start(d, old);
+    await r3.waitFor(() => data(r3.got).length >= 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(data(r3.got)).toEqual(texts(10, 11));
+    await r3.stop();
+    for (const h of [s1, s2, s3, s4]) await h.close();
+  });
+
+  it('rotated_follow_max: past it the oldest rotated file is closed, with a warning', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.9.3.3');
+    const s1 = await session(f);
+    await s1.write(LINES[0] + '\n');
+    const logs: string[] = [];
+    const s = start(d, undefined, logs, { rotatedFollowMax: 1 });
+    await s.waitFor(() => data(s.got).length >= 1);
+    rotate(f, 1);
+    const s2 = await session(f);
+    await s2.write(LINES[1] + '\n');
+    await s.waitFor(() => data(s.got).length >= 2);
+    rotate(f, 2);
+    const s3 = await session(f);
+    await s3.write(LINES[2] + '\n');
+    await s.waitFor(() => data(s.got).length >= 3);
+    expect(logs.filter((m) => /no longer read \(more than 1 rotated files of 10\.9\.3\.3/.test(m))).toHaveLength(1);
+    await s1.write(LINES[3] + '\n'); // f.2: no longer followed
+    await s2.write(LINES[4] + '\n'); // f.1: followed
+    await s.waitFor(() => data(s.got).length >= 4);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(data(s.got)).toEqual([...texts(0, 3), ...texts(4, 5)]);
+    await s.stop();
+    for (const h of [s1, s2, s3]) await h.close();
   });
 
   it('stdin source: logger records auto-detected, torn tail reported', async () => {
