@@ -8,6 +8,7 @@ import type { FieldSpec } from '../src/config/config-spec.js';
 import type { OutputDriver } from '../src/core/output.js';
 import { FileSink, StreamSink, type TransactionalSink } from './file/file-sink.js';
 import { deliveryFields } from '../src/config/delivery-fields.js';
+import { filterField } from '../src/pipeline/event-filter.js';
 
 /**
  * One output type. `create*` receive the validated config section (defaults filled).
@@ -26,6 +27,7 @@ export interface OutputType {
 
 const common: Record<string, FieldSpec> = {
   name: { kind: 'string', desc: 'Instance name (status, dead letters, queue); defaults to the type.' },
+  filter: filterField,
 };
 
 const registry = new Map<string, OutputType>();

@@ -174,7 +174,7 @@ function printDelivery(counters: Map<string, Map<string, number>>, names: readon
   for (const n of names) {
     const c = counters.get(n);
     process.stderr.write(
-      `output ${n}: queued ${c?.get('queued') ?? 0}, delivered ${c?.get('delivered') ?? 0}, retried ${c?.get('retried') ?? 0}, rejected ${c?.get('rejected') ?? 0}, dropped ${c?.get('dropped') ?? 0}\n`,
+      `output ${n}: queued ${c?.get('queued') ?? 0}, delivered ${c?.get('delivered') ?? 0}, retried ${c?.get('retried') ?? 0}, rejected ${c?.get('rejected') ?? 0}, dropped ${c?.get('dropped') ?? 0}${c?.get('filtered') ? `, left out by its filter ${c.get('filtered')}` : ''}\n`,
     );
   }
 }
@@ -192,7 +192,7 @@ async function cmdRun(f: Flags): Promise<number> {
     includeNonLkrg: cfg.include_non_lkrg,
     namespace: cfg.namespace,
     keepOriginal: cfg.keep_original,
-    drainQueues: cfg.sources.every((s) => s.mode === 'replay' || s.type === 'text'),
+    drainQueues: cfg.sources.every((s) => s.mode === 'replay' || s.type === 'text' || s.type === 'journald_json'),
     shutdownTimeoutMs: cfg.shutdown_timeout_ms,
     signal,
     log,
@@ -243,6 +243,7 @@ function cmdStatus(f: Flags): number {
               retried: c?.get('retried') ?? 0,
               rejected: c?.get('rejected') ?? 0,
               dropped: c?.get('dropped') ?? 0,
+              filtered: c?.get('filtered') ?? 0,
               queue_depth: q.depth,
               queue_bytes: q.bytes,
               oldest_queued_age_s: q.oldestEnqueuedAt ? Math.round((Date.now() - q.oldestEnqueuedAt) / 1000) : 0,

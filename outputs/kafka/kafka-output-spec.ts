@@ -104,8 +104,8 @@ export interface ResolvedKafkaConnection {
   sasl?: { mechanism: KafkaSaslConfig['mechanism']; username: string; password: string };
 }
 
-/** Keys the output registry and the shared delivery layer own; accepted and ignored here. */
-const SHARED_KEYS = new Set(['type', 'name', 'queue', 'batch', 'retry']);
+/** Keys the output registry, the pipeline (filter) and the shared delivery layer own; accepted and ignored here. */
+const SHARED_KEYS = new Set(['type', 'name', 'queue', 'batch', 'retry', 'filter']);
 const TOP_KEYS = new Set([
   ...SHARED_KEYS, 'brokers', 'topic', 'client_id', 'value_format', 'compression', 'acks',
   'max_in_flight_requests', 'request_timeout_ms', 'connection_timeout_ms', 'max_message_bytes',

@@ -6,6 +6,7 @@
 import type { Source } from '../core/types.js';
 import { StateStore } from '../state/state-store.js';
 import { runPipeline, type PipelineProgress, type QueueTarget } from '../pipeline/pipeline.js';
+import { EventFilter } from '../pipeline/event-filter.js';
 import { RunSummary } from '../pipeline/run-summary.js';
 import { startMetricsServer } from './metrics-server.js';
 import { DeliveryWorker, type DeliverySettings } from '../delivery/delivery-worker.js';
@@ -101,6 +102,11 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       };
     });
     const byName = new Map(workers.map((w) => [w.name, w]));
+    const filters = new Map<string, EventFilter>();
+    for (const cfg of opts.outputs) {
+      const f = EventFilter.fromConfig(cfg.filter);
+      if (f) filters.set((cfg.name as string | undefined) ?? (cfg.type as string), f);
+    }
     if (opts.metricsListen !== undefined) metrics = await startMetricsServer(opts.metricsListen, { store, workers, summary }, opts.log);
     await runPipeline({
       store,
@@ -115,6 +121,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       onQueued: (name, n, bytes) => byName.get(name)?.notifyQueued(n, bytes),
       queueDepth: (name) => byName.get(name)!.depth(),
       summary,
+      filters,
     });
     await Promise.all(readies); // throws the failure of a thread that never got ready
     if (opts.drainQueues && !opts.signal.aborted) {

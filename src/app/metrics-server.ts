@@ -64,7 +64,7 @@ export class ExpositionWriter {
   }
 }
 
-const OUTCOMES = ['queued', 'delivered', 'retried', 'rejected', 'dropped'] as const;
+const OUTCOMES = ['queued', 'delivered', 'retried', 'rejected', 'dropped', 'filtered'] as const;
 const STATES = ['starting', 'running', 'halted', 'stopped'] as const;
 
 /** The exposition text of one scrape. Called by the server; exported for tests. */

@@ -27,6 +27,7 @@ export function createNormalizer(opts: { namespace: string; keepOriginal: boolea
     toEcs: (e) => n.toEcs(e),
     toEcsJson: (e) => n.toEcsJson(e),
     datasetOf: (e) => n.datasetOf(e),
+    severityOf: (e) => n.severityOf(e),
     namespace: opts.namespace,
     toJson: (d) => ecsToJson(d),
     toCef: (d) => toCef(d),

@@ -10,7 +10,7 @@ export type FieldSpec =
   | { kind: 'string'; desc: string; default?: string; required?: boolean; enum?: readonly string[]; secret?: boolean; pattern?: RegExp; patternHint?: string }
   | { kind: 'int'; desc: string; default?: number; required?: boolean; min?: number; max?: number }
   | { kind: 'bool'; desc: string; default?: boolean; required?: boolean }
-  | { kind: 'string_list'; desc: string; default?: readonly string[]; required?: boolean; minItems?: number }
+  | { kind: 'string_list'; desc: string; default?: readonly string[]; required?: boolean; minItems?: number; enum?: readonly string[] }
   | { kind: 'object'; desc: string; fields: Readonly<Record<string, FieldSpec>>; required?: boolean }
   | { kind: 'list'; desc: string; of: ObjectUnionSpec | Readonly<Record<string, FieldSpec>>; required?: boolean; minItems?: number }
   | { kind: 'any'; desc: string; required?: boolean };
@@ -129,6 +129,11 @@ function checkField(spec: FieldSpec, v: unknown, path: string, errors: ConfigErr
         errors.push(new ConfigError(path, v, `needs at least ${spec.minItems} item(s)`));
         return undefined;
       }
+      const bad = spec.enum ? arr.findIndex((x) => !spec.enum!.includes(x)) : -1;
+      if (bad >= 0) {
+        errors.push(new ConfigError(join(path, bad), arr[bad], `allowed values: ${spec.enum!.join(', ')}`));
+        return undefined;
+      }
       return arr;
     }
     case 'object':
@@ -228,7 +233,7 @@ export function specToMarkdown(fields: Readonly<Record<string, FieldSpec>>, pref
       continue;
     }
     const def = 'default' in spec && spec.default !== undefined ? `\`${JSON.stringify(spec.default)}\`` : spec.required ? 'required' : '';
-    const extra = spec.kind === 'string' && spec.enum ? ` One of: ${spec.enum.map((e) => `\`${e}\``).join(', ')}.` : '';
+    const extra = (spec.kind === 'string' || spec.kind === 'string_list') && spec.enum ? ` One of: ${spec.enum.map((e) => `\`${e}\``).join(', ')}.` : '';
     const secret = spec.kind === 'string' && spec.secret ? ' Secret: never printed.' : '';
     rows.push(`| \`${key}\` | ${spec.kind} | ${def} | ${spec.desc}${extra}${secret} |`);
   }

@@ -33,6 +33,10 @@ export interface ForwardedDocument {
   readonly id: string;
   readonly dataset: string;
   readonly namespace: string;
+  /** Its `event.severity` (0 when it has none): per-output filters read it. */
+  readonly severity: number;
+  /** A non-LKRG kernel line (`event.action: kernel-message`): per-output filters read it. */
+  readonly kernelLine: boolean;
   /** What the document says about the LKRG message (for the run summary and metrics). */
   readonly parsed: ParsedMessage;
   readonly forged: boolean;

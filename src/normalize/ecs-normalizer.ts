@@ -79,6 +79,34 @@ export class EcsNormalizer {
   }
 
   /**
+   * `event.severity` of the event's document (0-10) without building it, by the same rules as
+   * toEcs. Called by the pipeline for outputs with a `filter.min_severity`; never throws.
+   */
+  severityOf(ev: LkrgEvent): number {
+    const rec = ev.record;
+    if (rec.notice) return this.m.notices.get(rec.notice.type)!.cls.severity;
+    const p = ev.parsed;
+    if (!p.isLkrg) {
+      const kl = this.m.kernelLine;
+      return isInt(rec.severity, 7) ? kl.severityBySyslog[rec.severity]! : kl.cls.severity;
+    }
+    const plan = p.templateId !== null && p.templateId !== 'unknown' ? this.m.templates.get(p.templateId) : undefined;
+    if (ev.forged) return this.classOf(ev, plan, this.m.forged).cls.severity;
+    if (!plan) return this.classOf(ev, undefined, this.m.unknownPlan(p.level, p.action, p.category)).cls.severity;
+    return this.classOf(ev, plan, undefined).cls.severity;
+  }
+
+  /** The classification of an LKRG line (the `lkrg()` rule), and whether a setting was weakened. */
+  private classOf(ev: LkrgEvent, plan: TemplatePlan | undefined, special: SpecialPlan | undefined): { cls: Classification; settingWeakened: boolean | undefined } {
+    if (special) return { cls: special.cls, settingWeakened: undefined };
+    if (plan!.state) {
+      const settingWeakened = isWeakening(plan!.state.weaken, ev.parsed.fields);
+      return { cls: settingWeakened === true ? plan!.state.weakened : settingWeakened === false ? plan!.state.otherwise : plan!.base, settingWeakened };
+    }
+    return { cls: plan!.base, settingWeakened: undefined };
+  }
+
+  /**
    * How many toEcsJson calls were written directly and how many built the document
    * (fallback). For the bench and tests; never throws.
    */
@@ -95,13 +123,7 @@ export class EcsNormalizer {
     const rec = ev.record;
     const p = ev.parsed;
     const forged = ev.forged;
-    let cls: Classification;
-    let settingWeakened: boolean | undefined;
-    if (special) cls = special.cls;
-    else if (plan!.state) {
-      settingWeakened = isWeakening(plan!.state.weaken, p.fields);
-      cls = settingWeakened === true ? plan!.state.weakened : settingWeakened === false ? plan!.state.otherwise : plan!.base;
-    } else cls = plan!.base;
+    const { cls, settingWeakened } = this.classOf(ev, plan, special);
 
     const dataset = forged || (plan ? plan.dataset === 'lkrg.alert' : p.level === 'ALERT') ? 'lkrg.alert' : 'lkrg.log';
     const companions = ev.companions;

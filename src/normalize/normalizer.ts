@@ -72,6 +72,11 @@ export class Normalizer {
     return event.record.document?.dataset ?? this.ecs.datasetOf(event);
   }
 
+  /** `event.severity` of the event's ECS document, without building it (see EcsNormalizer.severityOf). */
+  severityOf(event: LkrgEvent): number {
+    return event.record.document?.severity ?? this.ecs.severityOf(event);
+  }
+
   /** Direct and fallback counts of toEcsJson so far (bench, tests). Never throws. */
   jsonStats(): { readonly direct: number; readonly fallback: number } {
     return this.ecs.jsonStats();

@@ -52,6 +52,8 @@ export function forwardedDocument(text: string): { document: ForwardedDocument; 
     id,
     dataset,
     namespace: str(docValue(doc, 'data_stream.namespace')) || 'default',
+    severity: severityIn(docValue(doc, 'event.severity')),
+    kernelLine: docValue(doc, 'event.action') === 'kernel-message',
     parsed,
     forged: docValue(doc, 'lkrg.forged') === true,
   });
@@ -64,6 +66,11 @@ export function forwardedDocument(text: string): { document: ForwardedDocument; 
     ...(typeof hostId === 'string' ? { id: hostId } : {}),
   };
   return { document, host, timeUs: isoToMicros(doc['@timestamp'] as string) };
+}
+
+/** ECS `event.severity` as a number (0 when absent or not a number). */
+function severityIn(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
 /** Epoch µs of an ISO timestamp with up to µs digits (`2024-10-14T09:49:10.794889Z`), or null. */

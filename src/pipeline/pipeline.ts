@@ -10,6 +10,7 @@ import type { EcsDocument } from '../core/output.js';
 import type { StateStore, QueueInsert } from '../state/state-store.js';
 import type { TransactionalSink, FileSinkState } from '../../outputs/file/file-sink.js';
 import { RunSummary } from './run-summary.js';
+import type { EventFilter } from './event-filter.js';
 
 /** The assembler contract the pipeline needs (src/parse/event-assembler.ts implements it). */
 export interface Assembler {
@@ -27,6 +28,8 @@ export interface EventNormalizer {
   toEcsJson(event: LkrgEvent): string;
   /** `event.dataset` of the event's document without building it. */
   datasetOf(event: LkrgEvent): string;
+  /** `event.severity` of the event's document without building it (output filters). */
+  severityOf(event: LkrgEvent): number;
   /** `data_stream.namespace` of every document this normalizer writes (forwarded documents keep their own). */
   readonly namespace: string;
   /** The document as compact JSON, byte-identical to JSON.stringify (may reuse cached fragments). */
@@ -66,6 +69,11 @@ export interface PipelineOptions {
   readonly queueDepth?: (output: string) => { events: number; bytes: number };
   /** The summary to fill (the metrics endpoint reads it while the run goes on); a new one by default. */
   readonly summary?: RunSummary;
+  /**
+   * Output filters by output name (sinks and queued outputs; config `outputs[].filter`): an
+   * output with one gets only the events it passes. Outputs without one get every event.
+   */
+  readonly filters?: ReadonlyMap<string, EventFilter>;
 }
 
 /**
@@ -126,29 +134,42 @@ function processBatch(
     summary.add(events[i]!);
   }
 
+  // per output filter: the indexes of the events it gets (absent: all of them)
+  const filters = opts.filters;
+  const picked = filters && filters.size > 0 && events.length > 0 ? new Map<string, number[]>() : undefined;
+  if (picked) {
+    for (const [name, f] of filters!) {
+      const keep: number[] = [];
+      for (let i = 0; i < events.length; i++) if (f.passes(events[i]!, opts.normalizer)) keep.push(i);
+      picked.set(name, keep);
+    }
+  }
+  const pick = <T>(name: string, all: readonly T[]): readonly T[] => {
+    const keep = picked?.get(name);
+    return keep === undefined || keep.length === all.length ? all : keep.map((i) => all[i]!);
+  };
+
   const sinkStates = new Map<string, unknown>();
   let cef: string[] | undefined;
   for (const sink of opts.sinks) {
     let lines: readonly string[];
     if (sink.format === 'ecs') lines = json;
     else lines = cef ??= events.map((e) => opts.normalizer.toCef(opts.normalizer.toEcs(e)));
-    const state = sink.write(lines);
+    const state = sink.write(pick(sink.name, lines));
     if (state) sinkStates.set(sink.name, state);
   }
 
-  let queued: Map<string, QueueInsert[]> | undefined;
-  let queuedBytes = 0;
+  let queued: Map<string, readonly QueueInsert[]> | undefined;
   if (opts.queues.length && events.length) {
     const rows: QueueInsert[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       const payload = json[i]!;
       const bytes = Buffer.byteLength(payload);
-      queuedBytes += bytes;
       const namespace = e.record.document?.namespace ?? opts.normalizer.namespace;
       rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace, payload, bytes };
     }
-    queued = new Map(opts.queues.map((q) => [q.name, rows]));
+    queued = new Map(opts.queues.map((q) => [q.name, pick(q.name, rows)]));
   }
 
   const now = Date.now();
@@ -169,10 +190,18 @@ function processBatch(
       ['pipeline', 'records_read', batch.records.length],
       ['pipeline', 'events', events.length],
       ['pipeline', 'malformed', batch.malformed.length],
-      ...opts.queues.map((q) => [q.name, 'queued', events.length] as const),
+      ...opts.queues.map((q) => [q.name, 'queued', queued?.get(q.name)?.length ?? 0] as const),
+      ...[...(picked ?? [])].map(([name, keep]) => [name, 'filtered', events.length - keep.length] as const),
     ],
   });
-  if (queued) for (const q of opts.queues) opts.onQueued?.(q.name, events.length, queuedBytes);
+  if (queued) {
+    for (const q of opts.queues) {
+      const rows = queued.get(q.name)!;
+      let bytes = 0;
+      for (let i = 0; i < rows.length; i++) bytes += rows[i]!.bytes!;
+      if (rows.length > 0) opts.onQueued?.(q.name, rows.length, bytes);
+    }
+  }
   summary.malformed += batch.malformed.length;
   for (const m of batch.malformed) summary.noteMalformed(m);
   progress.bytes += batch.bytes;

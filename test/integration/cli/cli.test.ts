@@ -4,6 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,71 @@ describe('lkrg-siem CLI', () => {
     const y = await runCli(['check-config', yaml]);
     expect(y.code).toBe(2);
     expect(y.stderr).toMatch(/--config: ".*broken.yaml" is not valid: not valid YAML/);
+  });
+
+  it('run: each output gets exactly the events its filter passes (sinks and queued outputs); status counts the rest', async () => {
+    const demo = join(repoRoot, 'test', 'fixtures', 'demo');
+    const udp = createSocket('udp4');
+    const datagrams: string[] = [];
+    udp.on('message', (m: Buffer) => datagrams.push(m.toString('utf8')));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    const port = (udp.address() as { port: number }).port;
+    const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-filter-'));
+    const cfg = join(d, 'filter.yaml');
+    writeFileSync(
+      cfg,
+      [
+        `state_file: ${join(d, 'state.db')}`,
+        'include_non_lkrg: true',
+        'sources:',
+        `  - { type: logger_store, path: ${join(demo, 'lkrg-logger')}, mode: replay }`,
+        `  - { type: journald_json, paths: [${join(demo, 'journal.json')}] }`,
+        'outputs:',
+        `  - { type: file, name: all, path: ${join(d, 'all.ndjson')} }`,
+        `  - { type: file, name: alerts, path: ${join(d, 'alerts.ndjson')}, filter: { datasets: [lkrg.alert] } }`,
+        `  - { type: file, name: severe, path: ${join(d, 'severe.ndjson')}, filter: { min_severity: 5, kernel_lines: false } }`,
+        `  - { type: file, name: lkrg-cef, format: cef, path: ${join(d, 'lkrg.cef')}, filter: { kernel_lines: false } }`,
+        `  - { type: syslog, name: siem, host: 127.0.0.1, port: ${port}, transport: udp, filter: { datasets: [lkrg.alert] } }`,
+      ].join('\n') + '\n',
+    );
+    try {
+      const r = await runCli(['run', '--config', cfg]);
+      expect(r.code, r.stderr).toBe(0);
+      type Doc = { event: { id: string; dataset: string; severity: number; action: string } };
+      const read = (f: string): Doc[] => readFileSync(join(d, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Doc);
+      const all = read('all.ndjson');
+      const ids = (docs: Doc[]): string[] => docs.map((x) => x.event.id);
+      const alerts = all.filter((x) => x.event.dataset === 'lkrg.alert');
+      const kernel = all.filter((x) => x.event.action === 'kernel-message');
+      expect(alerts.length).toBeGreaterThan(5);
+      expect(kernel.length).toBeGreaterThan(5);
+      expect(all.length).toBeGreaterThan(alerts.length + kernel.length);
+      expect(ids(read('alerts.ndjson'))).toEqual(ids(alerts));
+      const severe = all.filter((x) => x.event.severity >= 5 && x.event.action !== 'kernel-message');
+      expect(severe.length).toBeGreaterThan(0);
+      expect(severe.length).toBeLessThan(all.length - kernel.length);
+      expect(ids(read('severe.ndjson'))).toEqual(ids(severe));
+      const cef = readFileSync(join(d, 'lkrg.cef'), 'utf8').trim().split('\n');
+      expect(cef).toHaveLength(all.length - kernel.length);
+      // the queued output: exactly the alerts, delivered before the run ended
+      await new Promise((res) => setTimeout(res, 200));
+      expect(datagrams).toHaveLength(alerts.length);
+      const status = await runCli(['status', '--state', join(d, 'state.db'), '--json']);
+      const o = (JSON.parse(status.stdout) as { outputs: Record<string, Record<string, number>> }).outputs;
+      expect(o.siem).toMatchObject({ queued: alerts.length, delivered: alerts.length, filtered: all.length - alerts.length, queue_depth: 0 });
+      expect(o.severe).toMatchObject({ filtered: all.length - severe.length });
+      expect(o.all?.filtered ?? 0).toBe(0);
+      expect(r.stderr).toContain(`output siem: queued ${alerts.length}, delivered ${alerts.length}, retried 0, rejected 0, dropped 0, left out by its filter ${all.length - alerts.length}`);
+      // check-config: the allowed values are named
+      const bad = join(d, 'bad.yaml');
+      writeFileSync(bad, readFileSync(cfg, 'utf8').replace('datasets: [lkrg.alert] } }', 'datasets: [lkrg.alerts] } }'));
+      const c = await runCli(['check-config', bad]);
+      expect(c.code).toBe(2);
+      expect(c.stderr).toContain('outputs[1].filter.datasets[0]: "lkrg.alerts" is not valid: allowed values: lkrg.alert, lkrg.log');
+    } finally {
+      udp.close();
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('run: a setting only the output driver checks is a configuration error naming the key, exit 2, and no output is left running', async () => {

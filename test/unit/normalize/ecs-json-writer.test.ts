@@ -3,6 +3,7 @@
  * JSON.stringify(toEcs(ev)) for every event: the golden fixtures, the sample corpus (as
  * expected-parse rows and as read by the real sources), hostile values and host identities,
  * keepOriginal and namespace variants, and mapping plans whose rows write into odd places.
+ * severityOf and datasetOf (read by output filters) must give the document's values.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -24,15 +25,22 @@ const VARIANTS: NormalizerOptions[] = [
 ];
 const normalizers = VARIANTS.map((o) => new Normalizer(o));
 
-function same(n: Normalizer, ev: LkrgEvent): void {
+/** `accessors`: also compare severityOf/datasetOf (not for plans whose rows overwrite event.*). */
+function same(n: Normalizer, ev: LkrgEvent, accessors = true): void {
   let expected: string;
+  let doc: { event: { severity: number; dataset: string } };
   try {
-    expected = JSON.stringify(n.toEcs(ev));
+    doc = n.toEcs(ev) as unknown as typeof doc;
+    expected = JSON.stringify(doc);
   } catch (e) {
     expect(() => n.toEcsJson(ev)).toThrow((e as Error).constructor as new () => Error);
     return;
   }
   expect(n.toEcsJson(ev)).toBe(expected);
+  if (!accessors) return;
+  // what output filters read without the document
+  expect(n.severityOf(ev)).toBe(doc.event.severity);
+  expect(n.datasetOf(ev)).toBe(doc.event.dataset);
 }
 
 function sameAll(events: readonly LkrgEvent[]): void {
@@ -276,8 +284,8 @@ describe('toEcsJson property tests', () => {
           const fields = Object.fromEntries(fieldList);
           const spec: EventSpec = { text: 'LKRG: ALERT: DETECT: Task: x', templateId: plan.id, level: 'ALERT', action: 'DETECT', category: 'Task', fields, record: { host: { name: 'h', ip: '10.0.0.1' }, seq: 3, ...(extra ? { extra } : {}) } };
           // twice: compile, then from the cached shape with other values
-          same(n, makeEvent(spec));
-          same(n, makeEvent({ ...spec, fields: Object.fromEntries(fieldList.map(([k, v]) => [k, v + '1'])), id: 'other' }));
+          same(n, makeEvent(spec), false);
+          same(n, makeEvent({ ...spec, fields: Object.fromEntries(fieldList.map(([k, v]) => [k, v + '1'])), id: 'other' }), false);
         },
       ),
       { numRuns: 400 },
