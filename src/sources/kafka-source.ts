@@ -5,8 +5,8 @@
  *
  * A message value holds one or more lines (newline separated). Each line is read as
  * - an lkrg-logger store record (`recv,send,...,flag;message`; the message key is the client
- *   IPv4, as the store's file name would be; boot and sequence tracking per key in this
- *   process),
+ *   IPv4, as the store's file name would be; boot and sequence tracking per key, saved with
+ *   the partition's position: {@link KafkaClientPosition}),
  * - an ECS document that an upstream lkrg-siem's kafka output wrote: forwarded unchanged, with
  *   its own event.id (a second tier: lkrg-siem on the log servers publishes, a consumer group
  *   of lkrg-siem instances fans out to the SIEMs),
@@ -31,6 +31,7 @@ import type { TextShape } from '../parse/containers/text-line.js';
 import { resolveKafkaConnection, type ResolvedKafkaConnection } from '../../outputs/kafka/kafka-output-spec.js';
 import { BatchBuilder, type BatchLimits } from './batch-builder.js';
 import { LoggerLineHandler, type LoggerLineOptions } from './logger-line-handler.js';
+import type { BootTrackerState } from './logger-boot-tracker.js';
 import { handleTextLine } from './text-source.js';
 import { forwardedDocument } from '../parse/forwarded-document.js';
 
@@ -52,11 +53,31 @@ export interface KafkaSourceOptions extends BatchLimits, LoggerLineOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** Saved position of one partition. */
+/** Saved position of one partition (stream id `kafka:<topic>/<partition>`). */
 export interface KafkaPartitionPosition {
   readonly v: 1;
   /** Offset of the last message whose events were committed. */
   readonly offset: string;
+  /**
+   * First offset of this instance's current unbroken run of the partition (it started afresh
+   * there, another member having read what came before): client tracking saved before it is
+   * stale. Absent: every saved client state counts.
+   */
+  readonly trackedSince?: string;
+}
+
+/**
+ * Saved boot and sequence tracking of one lkrg-logger client (message key) of a partition,
+ * stream id `kafka:<topic>/<partition>#<key>`: written with every batch that read the client's
+ * records, so a restart reports a gap or a reboot across it. Used only when the partition
+ * continues right after the offset this instance committed last (no other member read it in
+ * between); otherwise tracking starts afresh.
+ */
+export interface KafkaClientPosition {
+  readonly v: 1;
+  /** Offset of the partition's last committed message when this state was saved. */
+  readonly offset: string;
+  readonly tracker: BootTrackerState;
 }
 
 /** A batch handed from the consumer to the pipeline, and the signal that it was committed. */
@@ -123,12 +144,30 @@ export class KafkaSource implements Source {
     // then every batch of this run), so a partition read again after a rebalance or a failed
     // offset commit skips what is already queued
     const queuedUpTo = new Map<string, bigint>();
-    for (const [streamId, pos] of ctx.positions) {
-      const p = pos as unknown as KafkaPartitionPosition;
-      if (streamId.startsWith('kafka:') && p?.v === 1) queuedUpTo.set(streamId, BigInt(p.offset));
-    }
-    // lkrg-logger handlers (boot and sequence tracking) per partition, then per client key
-    const loggersOf = new Map<string, Map<string, LoggerLineHandler>>();
+    // per partition, then client key: lkrg-logger boot tracking as of the last committed batch,
+    // and where the partition's unbroken run began (older client states are stale)
+    const trackers = new Map<string, Map<string, BootTrackerState>>();
+    const trackedSince = new Map<string, bigint>();
+    const committedPositions = (positions: readonly [string, unknown][]): void => {
+      const ours = positions.filter(([id, pos]) => id.startsWith('kafka:') && (pos as { v?: unknown } | null)?.v === 1);
+      for (const [streamId, pos] of ours) {
+        if (streamId.includes('#')) continue;
+        const p = pos as KafkaPartitionPosition;
+        queuedUpTo.set(streamId, BigInt(p.offset));
+        if (p.trackedSince !== undefined) trackedSince.set(streamId, BigInt(p.trackedSince));
+      }
+      for (const [streamId, pos] of ours) {
+        const hash = streamId.indexOf('#'); // topic names cannot hold '#'
+        if (hash < 0) continue;
+        const partition = streamId.slice(0, hash);
+        const c = pos as KafkaClientPosition;
+        if (BigInt(c.offset) < (trackedSince.get(partition) ?? 0n)) continue;
+        let t = trackers.get(partition);
+        if (!t) trackers.set(partition, (t = new Map()));
+        t.set(streamId.slice(hash + 1), c.tracker);
+      }
+    };
+    committedPositions([...ctx.positions]);
     const probe = newLoggerFields();
     const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
 
@@ -136,9 +175,20 @@ export class KafkaSource implements Source {
       const { topic, partition } = p.batch;
       const streamId = `kafka:${topic}/${partition}`;
       const origin = `kafka ${topic}/${partition}`;
-      const loggers = loggersOf.get(streamId) ?? new Map<string, LoggerLineHandler>();
-      loggersOf.set(streamId, loggers);
       const queued = queuedUpTo.get(streamId);
+      // lkrg-logger handlers per client key, from the tracking state of the last committed batch
+      // (what earlier calls tracked past it was not committed), and only when this batch
+      // continues right after it: otherwise another member read the messages in between, and a
+      // stale state would report false gaps, or drop records it saw but never queued as resends
+      const first = p.batch.messages[0]?.offset;
+      if (first !== undefined && (queued === undefined || BigInt(first) > queued + 1n)) {
+        trackers.delete(streamId);
+        trackedSince.set(streamId, BigInt(first));
+      }
+      const saved = trackers.get(streamId);
+      const since = trackedSince.get(streamId);
+      const loggers = new Map<string, LoggerLineHandler>();
+      const touched = new Set<string>();
       // skip what this instance already queued (a crash between its commit and Kafka's, a
       // rebalance), unless that offset cannot belong to this partition any more (topic recreated)
       const skipTo = queued !== undefined && queued < BigInt(p.batch.highWatermark) ? queued : -1n;
@@ -148,7 +198,14 @@ export class KafkaSource implements Source {
         if (last === undefined) return true;
         const offset = last;
         for (const h of loggers.values()) h.flushDuplicates(b);
-        const batch = b.take({ [streamId]: { v: 1, offset } satisfies KafkaPartitionPosition as unknown as SourcePosition });
+        const partitionPos: KafkaPartitionPosition = since === undefined ? { v: 1, offset } : { v: 1, offset, trackedSince: since.toString() };
+        const positions: Record<string, SourcePosition> = { [streamId]: partitionPos as unknown as SourcePosition };
+        for (const client of touched) {
+          const tracker = loggers.get(client)!.tracker.snapshot();
+          positions[`${streamId}#${client}`] = { v: 1, offset, tracker } satisfies KafkaClientPosition as unknown as SourcePosition;
+        }
+        touched.clear();
+        const batch = b.take(positions);
         b = new BatchBuilder(o);
         let done!: () => void;
         const committed = new Promise<void>((r) => (done = r));
@@ -178,7 +235,7 @@ export class KafkaSource implements Source {
           last = m.offset; // already queued: only its offset is committed (with the batch)
           continue;
         }
-        this.message(b, m, streamId, origin, loggers, probe, prefilter);
+        this.message(b, m, streamId, origin, { handlers: loggers, saved, touched }, probe, prefilter);
         last = m.offset;
         if (b.full() && !(await hand())) return;
       }
@@ -200,9 +257,7 @@ export class KafkaSource implements Source {
         if (h instanceof Error) throw h;
         yield h.batch;
         // the pipeline asks for the next batch only after it committed this one
-        for (const [streamId, pos] of Object.entries(h.batch.positions)) {
-          queuedUpTo.set(streamId, BigInt((pos as unknown as KafkaPartitionPosition).offset));
-        }
+        committedPositions(Object.entries(h.batch.positions));
         h.committed();
       }
     } finally {
@@ -217,7 +272,13 @@ export class KafkaSource implements Source {
     m: KafkaMessage,
     streamId: string,
     origin: string,
-    loggers: Map<string, LoggerLineHandler>,
+    loggers: {
+      readonly handlers: Map<string, LoggerLineHandler>;
+      /** Committed tracking state per client key (absent: start afresh). */
+      readonly saved: ReadonlyMap<string, BootTrackerState> | undefined;
+      /** Keys whose records this batch read (their state goes into its positions). */
+      readonly touched: Set<string>;
+    },
     probe: ReturnType<typeof newLoggerFields>,
     prefilter: ((t: string) => boolean) | undefined,
   ): void {
@@ -241,8 +302,9 @@ export class KafkaSource implements Source {
           b.records.push({ streamId, origin, offset, line: Number(m.offset), container: 'ecs', original: d.json, text: d.parsed.body, host: forwarded.host, timeUs: forwarded.timeUs, document: d });
         } else if (value[start] !== 123 && scanLoggerFields(value, start, stop, probe) === null) {
           const client = key ?? 'unknown';
-          let h = loggers.get(client);
-          if (!h) loggers.set(client, (h = new LoggerLineHandler(client, streamId, origin, this.opts)));
+          let h = loggers.handlers.get(client);
+          if (!h) loggers.handlers.set(client, (h = new LoggerLineHandler(client, streamId, origin, this.opts, loggers.saved?.get(client))));
+          loggers.touched.add(client);
           h.line(b, value, start, stop, offset, Number(m.offset), overlong);
         } else {
           const before = b.records.length;

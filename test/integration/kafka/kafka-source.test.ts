@@ -221,6 +221,52 @@ describe('kafka source (real broker)', () => {
     }
   }, 180_000);
 
+  it('lkrg-logger records: boot and sequence tracking survives a restart (a gap across it is reported), and starts afresh after another member read the partition', async () => {
+    const topic = uniqueName('logger-records');
+    const group = uniqueName('siem');
+    await createTopic(topic, 1);
+    const record = (client: string, seq: number): { key: string; value: string } => {
+      const up = 50_000_000 + seq * 1000;
+      const send = 1_762_000_000_000_000 + up;
+      return { key: client, value: `${send + 100},${send},${up},6,${seq},${up - 10},-;kafka tracking test ${client} record ${seq}` };
+    };
+    const range = (client: string, a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => record(client, a + i));
+    const [k1, k2] = ['10.7.7.1', '10.7.7.2'];
+    type Notice = Doc & { event: { action?: string } };
+    const gaps = (file: string) => (readDocs(file) as Notice[]).filter((d) => d.event.action === 'lkrg-sequence-gap').map((d) => d.message);
+    const records = (file: string) => readDocs(file).filter((d) => d.message?.startsWith('kafka tracking test')).map((d) => d.message);
+    const text = (rs: { value: string }[]) => rs.map((r) => r.value.slice(r.value.indexOf(';') + 1));
+    const a = config('track-a', topic, group, ['include_non_lkrg: true']);
+    const outA = join(dir, 'track-a.ndjson');
+    const runA = async (want: number): Promise<void> => {
+      const p = start(a);
+      await waitFor(`${want} records at the first member`, () => (records(outA).length >= want ? true : undefined));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await stop(p)).toBe(0);
+    };
+    await produce(topic, [...range(k1, 1, 10), ...range(k2, 1, 5)]);
+    await runA(15);
+    // records 11-14 of the first client never reached Kafka: the restart must see the gap
+    await produce(topic, range(k1, 15, 20));
+    await runA(21);
+    expect(gaps(outA)).toEqual([expect.stringMatching(/^4 kernel records missing from 10\.7\.7\.1 \(seq 10 → 15\)/)]);
+
+    // another member of the group (its own state file) reads the next records of both clients;
+    // when the first instance gets the partition back, its saved tracking is stale: no false gap,
+    // neither now nor, for the client it does not see now, after its next restart
+    const b = config('track-b', topic, group, ['include_non_lkrg: true']);
+    await produce(topic, [...range(k1, 21, 30), ...range(k2, 6, 10)]);
+    const q = start(b);
+    await waitFor('15 records at the other member', () => (records(join(dir, 'track-b.ndjson')).length >= 15 ? true : undefined));
+    expect(await stop(q)).toBe(0);
+    await produce(topic, range(k1, 31, 35));
+    await runA(26);
+    await produce(topic, range(k2, 11, 12));
+    await runA(28);
+    expect(records(outA)).toEqual(text([...range(k1, 1, 10), ...range(k2, 1, 5), ...range(k1, 15, 20), ...range(k1, 31, 35), ...range(k2, 11, 12)]));
+    expect(gaps(outA)).toHaveLength(1);
+  }, 180_000);
+
   it('two instances in one consumer group share the partitions; when one is killed the other takes its partitions over, losing nothing', async () => {
     const topic = uniqueName('kernel-lines');
     const group = uniqueName('siem-group');
