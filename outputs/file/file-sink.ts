@@ -5,7 +5,7 @@
  * to the last committed length, so after a crash (even SIGKILL between the write and the
  * commit) the file holds every event exactly once.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** What a transactional sink stores in the state file. */
@@ -55,6 +55,7 @@ export class FileSink implements TransactionalSink {
 
   write(lines: readonly string[]): FileSinkState {
     if (lines.length) {
+      this.followRotation();
       // UTF-8 straight into one reused buffer: no joined string, no second copy
       let max = lines.length;
       for (let i = 0; i < lines.length; i++) max += lines[i]!.length * 3;
@@ -78,6 +79,29 @@ export class FileSink implements TransactionalSink {
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+  }
+
+  /**
+   * logrotate of the output file, checked before each batch: after rename-and-create (or a
+   * delete) the path names another file, or none: it is opened (created) and written from its
+   * end; after copytruncate the file is shorter than written: the length follows it (the file is
+   * opened O_APPEND, so no hole of NUL bytes is left). The committed state then names the new
+   * content, so a restart keeps it whole.
+   */
+  private followRotation(): void {
+    let st: Stats | undefined;
+    try {
+      st = statSync(this.path);
+    } catch {
+      st = undefined;
+    }
+    const own = fstatSync(this.fd);
+    if (st === undefined || st.ino !== own.ino || st.dev !== own.dev) {
+      closeSync(this.fd);
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.fd = openSync(this.path, 'a+');
+      this.length = fstatSync(this.fd).size;
+    } else if (own.size < this.length) this.length = own.size;
   }
 }
 
