@@ -42,6 +42,9 @@ export interface RunResult {
   readonly store: StateStore;
 }
 
+/** How often the forwarder lets the state file return free space (StateStore.reclaimSpace). */
+const RECLAIM_INTERVAL_MS = 60_000;
+
 /**
  * Runs sources to their end (or until the signal aborts), delivering to every output.
  * Throws ConfigError for bad output sections and I/O/database errors otherwise. The state
@@ -56,6 +59,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
   const threaded = deliveryThreadsAvailable(opts.statePath);
   const summary = new RunSummary();
   let metrics: { close(): Promise<void> } | undefined;
+  let reclaim: NodeJS.Timeout | undefined;
   try {
     // Delivery threads start first: each imports its driver module and client library (a few
     // hundred ms of compiling) while this thread loads the catalog and the mappings and then
@@ -108,6 +112,16 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       if (f) filters.set((cfg.name as string | undefined) ?? (cfg.type as string), f);
     }
     if (opts.metricsListen !== undefined) metrics = await startMetricsServer(opts.metricsListen, { store, workers, summary }, opts.log);
+    // a drained backlog (an output that was down for hours) gives its space back, a step a minute
+    reclaim = setInterval(() => {
+      try {
+        const freed = store.reclaimSpace();
+        if (freed > 0) opts.log('info', `State file: ${Math.round(freed / 2 ** 20)} MiB of drained queue space returned to the file system.`);
+      } catch (err) {
+        opts.log('warn', `State file: could not return free space (${(err as Error).message}); retrying in a minute.`);
+      }
+    }, RECLAIM_INTERVAL_MS);
+    reclaim.unref();
     await runPipeline({
       store,
       sources: opts.sources,
@@ -134,6 +148,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
     return { summary, workers, counters: store.counters() };
   } finally {
     await Promise.all(workers.map((w) => (w.status.state === 'stopped' ? undefined : w.stop(Date.now()))));
+    if (reclaim) clearInterval(reclaim);
     await metrics?.close();
     store.close();
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -67,6 +67,37 @@ describe('StateStore', () => {
     expect(s.requeueDeadLetters([dl[0]!.id])).toBe(1);
     expect(s.queueHead('o', 10).map((r) => r.eventId)).toEqual(['c', 'b']);
     expect(s.listDeadLetters()).toHaveLength(0);
+  });
+
+  it('returns the space of a drained backlog to the file system (incremental vacuum), a step at a time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lkrg-state-'));
+    const path = join(dir, 'state.db');
+    const s = new StateStore(path);
+    // a SIEM outage: 40 MB queued, then delivered
+    const payload = 'x'.repeat(1600);
+    for (let c = 0; c < 25; c++) {
+      s.commitBatch({ sourceId: 'x', positions: {}, queued: new Map([['o', Array.from({ length: 1000 }, (_, i) => ({ eventId: `e${c}-${i}`, key: 'k', dataset: 'd', namespace: 'default', payload }))]]) });
+    }
+    for (;;) {
+      const rows = s.queueHead('o', 5000);
+      if (rows.length === 0) break;
+      s.settle('o', { delivered: rows, rejected: [], retried: [] });
+    }
+    expect(s.reclaimSpace({ minFreeBytes: 1 << 30 })).toBe(0); // below the threshold: nothing
+    const before = statSync(path).size;
+    expect(before).toBeGreaterThan(40e6);
+    const first = s.reclaimSpace({ minFreeBytes: 1 << 20, maxBytes: 16 << 20 });
+    expect(first).toBeGreaterThanOrEqual(16 << 20);
+    expect(first).toBeLessThan(17 << 20);
+    let freed = first;
+    for (let step = 0; step < 10; step++) freed += s.reclaimSpace({ minFreeBytes: 1 << 20, maxBytes: 16 << 20 });
+    expect(freed).toBeGreaterThan(38e6);
+    expect(statSync(path).size).toBeLessThan(before - 38e6);
+    expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(64 << 20); // journal_size_limit
+    // still a working store
+    s.commitBatch({ sourceId: 'x', positions: {}, queued: new Map([['o', [{ eventId: 'after', key: 'k', dataset: 'd', namespace: 'default', payload: '{}' }]]]) });
+    expect(s.queueHead('o', 10).map((r) => r.eventId)).toEqual(['after']);
+    s.close();
   });
 
   it('drops the oldest rows and counts them', () => {
