@@ -102,6 +102,9 @@ export function renderMetrics(src: MetricsSources, nowMs = Date.now()): string {
   for (const [o, n] of [...dead.delivery].sort((a, b) => a[0].localeCompare(b[0]))) deadRows.push([{ kind: 'delivery', output: o }, n]);
   w.family('lkrg_siem_dead_letters', 'gauge', 'Dead letters kept in the state file (input: malformed records; delivery: events an output rejected).', deadRows);
 
+  const lag = [...(src.summary.sourceGauges.get('kafka_consumer_lag')?.values() ?? [])];
+  w.family('lkrg_siem_kafka_consumer_lag_messages', 'gauge', 'Kafka source: messages of each partition this member reads that are not yet in the state file (high watermark at the latest fetch minus the next offset to read).', lag.map((g): Sample => [{ ...g.labels }, g.value]));
+
   // the LKRG view of this process: per host, since it started
   const hosts = [...src.summary.hosts.values()].sort((a, b) => a.host.localeCompare(b.host));
   w.family('lkrg_siem_host_events_total', 'counter', 'Events per host since lkrg-siem started.', hosts.map((h): Sample => [{ host: h.host }, h.events]));

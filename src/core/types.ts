@@ -169,7 +169,15 @@ export interface SourceContext {
   readonly signal: AbortSignal;
   /** Diagnostic log (one line per condition, never per record). */
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /**
+   * Sets a gauge of this source for the monitoring endpoint (`/metrics`); a null value removes
+   * the series. Optional: absent when nothing serves metrics (parse, tests).
+   */
+  readonly gauge?: (family: SourceGaugeFamily, labels: Readonly<Record<string, string>>, value: number | null) => void;
 }
+
+/** Gauges a source can set through {@link SourceContext.gauge}. */
+export type SourceGaugeFamily = 'kafka_consumer_lag';
 
 /**
  * A source of kernel records. Called by the pipeline once; it yields batches until its

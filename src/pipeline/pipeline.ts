@@ -101,7 +101,7 @@ async function runSource(
 ): Promise<void> {
   const assembler = opts.makeAssembler();
   const positions = opts.store.loadPositions(stateId);
-  const iterable = source.read({ positions, signal: opts.signal, log: opts.log });
+  const iterable = source.read({ positions, signal: opts.signal, log: opts.log, gauge: (f, labels, v) => summary.setGauge(f, labels, v) });
   for await (const batch of iterable) {
     await waitForRoom(opts);
     processBatch(batch, stateId, assembler, opts, summary, progress);

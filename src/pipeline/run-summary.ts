@@ -3,7 +3,7 @@
  * changes, lifecycle, gaps, reboots, duplicates, forged lines. Filled by the pipeline,
  * printed by the CLI at the end of `replay` and `demo`.
  */
-import type { LkrgEvent, MalformedRecord } from '../core/types.js';
+import type { LkrgEvent, MalformedRecord, SourceGaugeFamily } from '../core/types.js';
 import { isoFromMicros, timestampUsOf } from '../normalize/ecs-parts.js';
 
 /** Counters of one host. */
@@ -28,6 +28,17 @@ export interface HostSummary {
 
 export class RunSummary {
   readonly hosts = new Map<string, HostSummary>();
+  /** Source gauges by family, then by their labels in a stable order (SourceContext.gauge). */
+  readonly sourceGauges = new Map<SourceGaugeFamily, Map<string, { readonly labels: Readonly<Record<string, string>>; value: number }>>();
+
+  /** Sets (or with null removes) one source gauge; called through SourceContext.gauge. */
+  setGauge(family: SourceGaugeFamily, labels: Readonly<Record<string, string>>, value: number | null): void {
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+    let f = this.sourceGauges.get(family);
+    if (!f) this.sourceGauges.set(family, (f = new Map()));
+    if (value === null) f.delete(key);
+    else f.set(key, { labels, value });
+  }
   malformed = 0;
   readonly malformedSamples: string[] = [];
 

@@ -87,6 +87,8 @@ interface Handoff {
 }
 
 const LINES_PER_MESSAGE = 1000;
+/** How often the consumer lag is read for /metrics (two small admin requests per topic). */
+const LAG_POLL_MS = 5_000;
 
 /** Reads kernel lines from Kafka through a consumer group; see module doc. */
 export class KafkaSource implements Source {
@@ -168,6 +170,51 @@ export class KafkaSource implements Source {
       }
     };
     committedPositions([...ctx.positions]);
+    // consumer lag per assigned partition for /metrics, as Kafka's own tools compute it: the end
+    // of the partition minus the group's committed offset (committed right after the state file)
+    const assigned = new Map<string, number[]>();
+    const lagShown = new Set<string>();
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      assigned.clear();
+      for (const [t, ps] of Object.entries(e.payload.memberAssignment)) assigned.set(t, [...ps]);
+      void pollLag();
+    });
+    const admin = ctx.gauge ? kafka.admin() : undefined;
+    let lagWarned = false;
+    let polling = false;
+    const pollLag = async (): Promise<void> => {
+      if (!admin || polling || ctx.signal.aborted) return;
+      polling = true;
+      try {
+        const now = new Set<string>();
+        for (const [topic, partitions] of assigned) {
+          if (partitions.length === 0) continue;
+          const ends = await admin.fetchTopicOffsets(topic);
+          const committed = (await admin.fetchOffsets({ groupId: o.groupId, topics: [topic] }))[0]?.partitions ?? [];
+          for (const partition of partitions) {
+            const end = ends.find((x) => x.partition === partition);
+            if (!end) continue;
+            const c = committed.find((x) => x.partition === partition)?.offset ?? '-1';
+            // nothing committed yet: the group starts at start_from
+            const next = c !== '-1' ? BigInt(c) : o.startFrom === 'earliest' ? BigInt(end.low) : BigInt(end.high);
+            const labels = { group: o.groupId, topic, partition: String(partition) };
+            ctx.gauge!('kafka_consumer_lag', labels, Math.max(0, Number(BigInt(end.high) - next)));
+            now.add(JSON.stringify(labels));
+          }
+        }
+        // partitions this member no longer reads: their lag is another member's to report
+        for (const l of lagShown) if (!now.has(l)) ctx.gauge!('kafka_consumer_lag', JSON.parse(l) as Record<string, string>, null);
+        lagShown.clear();
+        for (const l of now) lagShown.add(l);
+      } catch (err) {
+        if (!lagWarned) ctx.log('warn', `${where}: cannot read the consumer lag (${(err as Error).message}); retrying every ${LAG_POLL_MS / 1000} s`);
+        lagWarned = true;
+      } finally {
+        polling = false;
+      }
+    };
+    const lagTimer = admin ? setInterval(() => void pollLag(), LAG_POLL_MS) : undefined;
+    lagTimer?.unref();
     const probe = newLoggerFields();
     const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
 
@@ -246,6 +293,7 @@ export class KafkaSource implements Source {
       try {
         await consumer.connect();
         await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.startFrom === 'earliest' });
+        await admin?.connect();
       } catch (err) {
         throw new SourceError(`${where}: cannot connect to ${this.conn.brokers.join(', ')} or subscribe to ${o.topics.join(', ')}: ${(err as Error).message}`);
       }
@@ -262,6 +310,8 @@ export class KafkaSource implements Source {
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
+      if (lagTimer) clearInterval(lagTimer);
+      await admin?.disconnect().catch(() => {});
       await consumer.disconnect().catch(() => {});
     }
   }

@@ -14,6 +14,8 @@ import type { ChildProcess } from 'node:child_process';
 import kafkajs from 'kafkajs';
 import { ensureBuilt, repoRoot, runCli, startCli } from '../../support/cli.js';
 import { peerForSuite } from '../../support/peers.js';
+import { promcheck } from '../../support/promcheck.js';
+import { createServer } from 'node:net';
 import { uniqueName } from './kafka-helpers.js';
 
 const samples = join(repoRoot, '..', 'shared', 'samples');
@@ -46,10 +48,10 @@ function multiset(docs: readonly Doc[]): Map<string, number> {
   return m;
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v !== undefined) return v;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -265,6 +267,75 @@ describe('kafka source (real broker)', () => {
     await runA(28);
     expect(records(outA)).toEqual(text([...range(k1, 1, 10), ...range(k2, 1, 5), ...range(k1, 15, 20), ...range(k1, 31, 35), ...range(k2, 11, 12)]));
     expect(gaps(outA)).toHaveLength(1);
+  }, 180_000);
+
+  it('/metrics shows the consumer lag per partition: behind while an output that is down holds the source, 0 once caught up', async () => {
+    const topic = uniqueName('lagging');
+    const group = uniqueName('siem');
+    await createTopic(topic, 2);
+    const many = Array.from({ length: 400 }, (_, i) => ({ key: `web-${i % 7}`, value: `<6>Nov 26 10:00:00 web-${i % 7} kernel: lag test line ${i}` }));
+    await produce(topic, many);
+    const closed = await new Promise<number>((r) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as { port: number }).port;
+        srv.close(() => r(port));
+      });
+    });
+    const metricsOf = async (base: string): Promise<Map<string, number>> => {
+      const check = promcheck(await (await fetch(`${base}/metrics`)).text());
+      expect(check.problems).toEqual([]);
+      const f = check.families.lkrg_siem_kafka_consumer_lag_messages; // absent until a fetch
+      if (f) expect(f.type).toBe('GAUGE');
+      return new Map((f?.samples ?? []).filter((x) => x.labels.topic === topic && x.labels.group === group).map((x) => [x.labels.partition!, x.value]));
+    };
+    const lagFromKafka = async (): Promise<Map<string, number>> => {
+      const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const committed = (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions;
+        return new Map(ends.map((e) => {
+          const c = Number(committed.find((x) => x.partition === e.partition)!.offset);
+          return [String(e.partition), Number(e.high) - Math.max(0, c)];
+        }));
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    // a syslog output that is down, with a queue of 50 events: the source stops reading
+    const held = config('lag-held', topic, group, [
+      `  - { type: syslog, name: down, host: 127.0.0.1, port: ${closed}, transport: tcp, request_timeout_ms: 1000, retry: { initial_backoff_ms: 100, max_backoff_ms: 200 }, queue: { max_events: 50 } }`,
+      'include_non_lkrg: true',
+      'metrics: { listen: "127.0.0.1:0" }',
+    ]);
+    const p = start(held);
+    const base = await waitFor('the metrics URL', () => /Metrics at (http:\/\/[^\s]+)\/metrics/.exec(p.err())?.[1]);
+    // held: the lag stops moving (the same over more than one 5 s reading of it), and it is
+    // what Kafka's own offsets say
+    const seen: string[] = [];
+    const lag = await waitFor('a steady lag on both partitions', async () => {
+      const m = await metricsOf(base);
+      seen.push(m.size === 2 ? JSON.stringify([...m].sort()) : '');
+      await new Promise((r) => setTimeout(r, 1000));
+      const recent = seen.slice(-7);
+      return recent.length === 7 && recent[0] !== '' && recent.every((x) => x === recent[0]) ? m : undefined;
+    }, 90_000);
+    const total = [...lag.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThan(400);
+    expect(lag).toEqual(await lagFromKafka());
+    expect(await stop(p)).toBe(0);
+    // the same group without the output that is down: it catches up, the lag goes to 0
+    const free = config('lag-free', topic, group, ['include_non_lkrg: true', 'metrics: { listen: "127.0.0.1:0" }']);
+    const q = start(free);
+    const base2 = await waitFor('the metrics URL', () => /Metrics at (http:\/\/[^\s]+)\/metrics/.exec(q.err())?.[1]);
+    const caught = await waitFor('lag 0 on both partitions', async () => {
+      const m = await metricsOf(base2);
+      return m.size === 2 && [...m.values()].every((v) => v === 0) ? m : undefined;
+    });
+    expect([...caught.keys()].sort()).toEqual(['0', '1']);
+    expect(await stop(q)).toBe(0);
   }, 180_000);
 
   it('two instances in one consumer group share the partitions; when one is killed the other takes its partitions over, losing nothing', async () => {
