@@ -136,6 +136,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       queueDepth: (name) => byName.get(name)!.depth(),
       summary,
       filters,
+      sourceGauges: opts.metricsListen !== undefined,
     });
     await Promise.all(readies); // throws the failure of a thread that never got ready
     if (opts.drainQueues && !opts.signal.aborted) {

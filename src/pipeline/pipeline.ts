@@ -5,7 +5,7 @@
  * of malformed input and the source positions. Nothing is held in memory across batches, so
  * a crash at any instant loses nothing: what was not committed is read again.
  */
-import type { LkrgEvent, RawRecord, RecordBatch, Source } from '../core/types.js';
+import type { LkrgEvent, RawRecord, RecordBatch, Source, SourceGaugeFamily } from '../core/types.js';
 import type { EcsDocument } from '../core/output.js';
 import type { StateStore, QueueInsert } from '../state/state-store.js';
 import type { TransactionalSink, FileSinkState } from '../../outputs/file/file-sink.js';
@@ -74,6 +74,8 @@ export interface PipelineOptions {
    * output with one gets only the events it passes. Outputs without one get every event.
    */
   readonly filters?: ReadonlyMap<string, EventFilter>;
+  /** Let sources set gauges in the summary (SourceContext.gauge): only when /metrics is served. */
+  readonly sourceGauges?: boolean;
 }
 
 /**
@@ -101,7 +103,8 @@ async function runSource(
 ): Promise<void> {
   const assembler = opts.makeAssembler();
   const positions = opts.store.loadPositions(stateId);
-  const iterable = source.read({ positions, signal: opts.signal, log: opts.log, gauge: (f, labels, v) => summary.setGauge(f, labels, v) });
+  const gauge = opts.sourceGauges ? (f: SourceGaugeFamily, labels: Readonly<Record<string, string>>, v: number | null) => summary.setGauge(f, labels, v) : undefined;
+  const iterable = source.read({ positions, signal: opts.signal, log: opts.log, ...(gauge ? { gauge } : {}) });
   for await (const batch of iterable) {
     await waitForRoom(opts);
     processBatch(batch, stateId, assembler, opts, summary, progress);
@@ -191,7 +194,7 @@ function processBatch(
       ['pipeline', 'events', events.length],
       ['pipeline', 'malformed', batch.malformed.length],
       ...opts.queues.map((q) => [q.name, 'queued', queued?.get(q.name)?.length ?? 0] as const),
-      ...[...(picked ?? [])].map(([name, keep]) => [name, 'filtered', events.length - keep.length] as const),
+      ...[...(picked ?? [])].filter(([, keep]) => keep.length < events.length).map(([name, keep]) => [name, 'filtered', events.length - keep.length] as const),
     ],
   });
   if (queued) {
