@@ -5,10 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt, repoRoot, runCli } from '../../support/cli.js';
+import { ensureBuilt, repoRoot, runCli, startCli } from '../../support/cli.js';
 import { parseCefStrict } from '../../support/cef-strict-parser.js';
 import { ProgressBar } from '../../../src/app/progress-bar.js';
 
@@ -179,6 +179,39 @@ describe('lkrg-siem CLI', () => {
       expect(c.stderr).toContain('outputs[1].filter.datasets[0]: "lkrg.alerts" is not valid: allowed values: lkrg.alert, lkrg.log');
     } finally {
       udp.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('run: SIGHUP (a logrotate postrotate script, a hangup) is logged and ignored; SIGTERM stops it with exit 0', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-hup-'));
+    const store = join(d, 'store');
+    mkdirSync(store);
+    const lines = readFileSync(join(samples, 'samples-lkrg-logger-store.txt'), 'utf8').split('\n').filter((l) => l.includes(';LKRG: ALERT'));
+    writeFileSync(join(store, '10.5.5.5'), lines[0] + '\n');
+    const cfg = join(d, 'hup.yaml');
+    const out = join(d, 'out.ndjson');
+    writeFileSync(cfg, [`state_file: ${join(d, 'state.db')}`, 'sources:', `  - { type: logger_store, path: ${store}, poll_interval_ms: 50 }`, 'outputs:', `  - { type: file, path: ${out} }`].join('\n') + '\n');
+    const child = startCli(['run', '--config', cfg]);
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const count = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).length : 0);
+    const until = async (what: string, ok: () => boolean) => {
+      for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(ok(), `${what}; stderr: ${err}`).toBe(true);
+    };
+    try {
+      await until('the first event', () => count() === 1);
+      child.kill('SIGHUP');
+      await until('the SIGHUP log line', () => /SIGHUP received: nothing to reopen/.test(err));
+      writeFileSync(join(store, '10.5.5.5'), lines[0] + '\n' + lines[1] + '\n');
+      await until('the event written after SIGHUP', () => count() === 2);
+      expect(child.exitCode).toBeNull();
+      const code = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      child.kill('SIGTERM');
+      expect(await code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
       rmSync(d, { recursive: true, force: true });
     }
   });
