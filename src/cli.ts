@@ -21,13 +21,14 @@ import { outputsFromFlags } from './app/output-flags.js';
 import { ProgressBar } from './app/progress-bar.js';
 import { StateStore } from './state/state-store.js';
 import { VERSION } from './version.js';
+import { TEXT_SHAPES } from './parse/containers/text-line.js';
 
 const USAGE = `lkrg-siem ${VERSION}: LKRG kernel detections into your SIEM (ECS, CEF).
 
 Usage:
   lkrg-siem parse [--input auto|logger|journal-json|text] [--to ecs|cef] [--all]
   lkrg-siem replay <files or dirs...> [--to ecs|cef] [--output stdout|file:PATH|URL]... [--resume]
-                   [--state FILE] [--input auto|dmesg|syslog|journal-short|logctl|bare] [--all] [--no-progress]
+                   [--state FILE] [--input auto|dmesg|syslog|journal-short|logctl|console|bare] [--all] [--no-progress]
   lkrg-siem run --config FILE
   lkrg-siem check-config FILE
   lkrg-siem status [--state FILE | --config FILE]
@@ -125,7 +126,7 @@ async function cmdParse(f: Flags): Promise<number> {
 async function cmdReplay(f: Flags): Promise<number> {
   if (!f.positional.length) throw new ConfigError('replay', '', 'name at least one file or directory to replay');
   const to = choice(f, '--to', ['ecs', 'cef'] as const, 'ecs');
-  const input = choice(f, '--input', ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'bare'] as const, 'auto');
+  const input = choice(f, '--input', TEXT_SHAPES, 'auto');
   const paths = f.positional.map((p) => resolve(p));
   for (const p of paths) if (!existsSync(p)) throw new ConfigError('replay', p, 'no such file or directory');
   const outputs = outputsFromFlags(f.values.get('--output') ?? ['stdout'], to);

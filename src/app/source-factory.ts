@@ -128,7 +128,7 @@ function firstBytes(p: string): string {
 /** Sources for `replay` paths, grouped by kind; state ids derive from the replay id. */
 export function sourcesFromPaths(
   paths: readonly string[],
-  opts: { input: 'auto' | 'dmesg' | 'syslog' | 'journal-short' | 'logctl' | 'bare'; replayId: string; includeNonLkrg?: boolean },
+  opts: { input: TextShape; replayId: string; includeNonLkrg?: boolean },
 ): StatefulSource[] {
   const groups = new Map<PathKind, string[]>();
   for (const p of paths) {

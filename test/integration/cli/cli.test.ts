@@ -63,6 +63,16 @@ describe('lkrg-siem CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     const replayed = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: { original?: string } });
     expect(replayed.flatMap((d) => (d.event.original === undefined ? [] : d.event.original.split('\n')))).toHaveLength(91);
+    // every text shape can be named, console captures too
+    const cons = join(dir, 'serial.log');
+    writeFileSync(cons, '[   12.345678][  T812] LKRG: ALIVE: System is clean\n');
+    const c = await runCli(['replay', cons, '--input', 'console', '--state', join(dir, 'c.db'), '--no-progress']);
+    expect(c.code, c.stderr).toBe(0);
+    const doc = JSON.parse(c.stdout.trim()) as { lkrg: { template_id: string }; log: { file?: unknown } };
+    expect(doc.lkrg.template_id).toBeTruthy();
+    const bad = await runCli(['replay', cons, '--input', 'serial', '--state', join(dir, 'c.db'), '--no-progress']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--input: "serial" is not valid: allowed values: auto, dmesg, syslog, journal-short, logctl, console, bare');
   });
 
   it('replay --resume continues without duplicates; a new replay starts over', async () => {
