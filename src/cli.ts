@@ -186,9 +186,9 @@ async function cmdRun(f: Flags): Promise<number> {
   const cfg = loadConfig(path);
   const signal = shutdownSignal();
   // logrotate postrotate scripts and terminal hangups send SIGHUP, whose default ends the process
-  const onHup = (): void =>
-    log('info', 'SIGHUP received: nothing to reopen (file outputs follow logrotate by themselves; a changed configuration takes a restart); continuing.');
-  process.on('SIGHUP', onHup);
+  process.on('SIGHUP', () =>
+    log('info', 'SIGHUP received: nothing to reopen (file outputs follow logrotate by themselves; a changed configuration takes a restart); continuing.'),
+  );
   log('info', `Starting with ${cfg.sources.length} source(s) and ${cfg.outputs.length} output(s); state in ${cfg.state_file}.`);
   const result = await runForwarder({
     statePath: resolve(cfg.state_file),

@@ -60,6 +60,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
   const summary = new RunSummary();
   let metrics: { close(): Promise<void> } | undefined;
   let reclaim: NodeJS.Timeout | undefined;
+  const filters = new Map<string, EventFilter>();
   try {
     // Delivery threads start first: each imports its driver module and client library (a few
     // hundred ms of compiling) while this thread loads the catalog and the mappings and then
@@ -70,6 +71,8 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       const type = outputType(cfg.type as string);
       if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
       const name = (cfg.name as string | undefined) ?? (cfg.type as string);
+      const filter = EventFilter.fromConfig(cfg.filter);
+      if (filter) filters.set(name, filter);
       if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
       else if (threaded) {
         const s = store.queueStats(name);
@@ -106,11 +109,6 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       };
     });
     const byName = new Map(workers.map((w) => [w.name, w]));
-    const filters = new Map<string, EventFilter>();
-    for (const cfg of opts.outputs) {
-      const f = EventFilter.fromConfig(cfg.filter);
-      if (f) filters.set((cfg.name as string | undefined) ?? (cfg.type as string), f);
-    }
     if (opts.metricsListen !== undefined) metrics = await startMetricsServer(opts.metricsListen, { store, workers, summary }, opts.log);
     // a drained backlog (an output that was down for hours) gives its space back, a step a minute
     reclaim = setInterval(() => {

@@ -103,7 +103,7 @@ export function renderMetrics(src: MetricsSources, nowMs = Date.now()): string {
   w.family('lkrg_siem_dead_letters', 'gauge', 'Dead letters kept in the state file (input: malformed records; delivery: events an output rejected).', deadRows);
 
   const lag = [...(src.summary.sourceGauges.get('kafka_consumer_lag')?.values() ?? [])];
-  w.family('lkrg_siem_kafka_consumer_lag_messages', 'gauge', 'Kafka source: messages of each partition this member reads that are not yet in the state file (high watermark at the latest fetch minus the next offset to read).', lag.map((g): Sample => [{ ...g.labels }, g.value]));
+  w.family('lkrg_siem_kafka_consumer_lag_messages', 'gauge', 'Kafka source: messages of each partition this member reads that the group has not committed yet (end offset minus committed offset, read every 5 s).', lag.map((g): Sample => [{ ...g.labels }, g.value]));
 
   // the LKRG view of this process: per host, since it started
   const hosts = [...src.summary.hosts.values()].sort((a, b) => a.host.localeCompare(b.host));

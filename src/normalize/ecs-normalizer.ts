@@ -47,12 +47,24 @@ export class EcsNormalizer {
   toEcs(ev: LkrgEvent): EcsDocument {
     const rec = ev.record;
     if (rec.notice) return this.notice(ev);
+    if (!ev.parsed.isLkrg) return this.kernelLine(ev);
+    const { plan, special } = this.plansOf(ev);
+    return this.lkrg(ev, plan, special);
+  }
+
+  /** The mapping plans of an LKRG line: its template's, and the special plan of a forged or unknown line. */
+  private plansOf(ev: LkrgEvent): { plan: TemplatePlan | undefined; special: SpecialPlan | undefined } {
     const p = ev.parsed;
-    if (!p.isLkrg) return this.kernelLine(ev);
     const plan = p.templateId !== null && p.templateId !== 'unknown' ? this.m.templates.get(p.templateId) : undefined;
-    if (ev.forged) return this.lkrg(ev, plan, this.m.forged);
-    if (!plan) return this.lkrg(ev, undefined, this.m.unknownPlan(p.level, p.action, p.category));
-    return this.lkrg(ev, plan, undefined);
+    if (ev.forged) return { plan, special: this.m.forged };
+    if (!plan) return { plan: undefined, special: this.m.unknownPlan(p.level, p.action, p.category) };
+    return { plan, special: undefined };
+  }
+
+  /** `event.severity` of a plain kernel line: from its syslog severity when it has one. */
+  private kernelLineSeverity(rec: LkrgEvent['record']): number {
+    const kl = this.m.kernelLine;
+    return isInt(rec.severity, 7) ? kl.severityBySyslog[rec.severity]! : kl.cls.severity;
   }
 
   /**
@@ -85,15 +97,9 @@ export class EcsNormalizer {
   severityOf(ev: LkrgEvent): number {
     const rec = ev.record;
     if (rec.notice) return this.m.notices.get(rec.notice.type)!.cls.severity;
-    const p = ev.parsed;
-    if (!p.isLkrg) {
-      const kl = this.m.kernelLine;
-      return isInt(rec.severity, 7) ? kl.severityBySyslog[rec.severity]! : kl.cls.severity;
-    }
-    const plan = p.templateId !== null && p.templateId !== 'unknown' ? this.m.templates.get(p.templateId) : undefined;
-    if (ev.forged) return this.classOf(ev, plan, this.m.forged).cls.severity;
-    if (!plan) return this.classOf(ev, undefined, this.m.unknownPlan(p.level, p.action, p.category)).cls.severity;
-    return this.classOf(ev, plan, undefined).cls.severity;
+    if (!ev.parsed.isLkrg) return this.kernelLineSeverity(rec);
+    const { plan, special } = this.plansOf(ev);
+    return this.classOf(ev, plan, special).cls.severity;
   }
 
   /** The classification of an LKRG line (the `lkrg()` rule), and whether a setting was weakened. */
@@ -238,7 +244,7 @@ export class EcsNormalizer {
     const event: Record<string, unknown> = { kind: cls.kind, category: cls.category, type: cls.type };
     if (cls.outcome) event.outcome = cls.outcome;
     event.action = cls.action;
-    event.severity = isInt(rec.severity, 7) ? kl.severityBySyslog[rec.severity]! : cls.severity;
+    event.severity = this.kernelLineSeverity(rec);
     if (rec.seq !== undefined) event.sequence = rec.seq;
     if (this.keepOriginal) event.original = rec.original;
     event.created = createdOf(ev);

@@ -153,25 +153,31 @@ function processBatch(
   };
 
   const sinkStates = new Map<string, unknown>();
-  let cef: string[] | undefined;
+  // CEF lines only for the events a CEF sink gets, each encoded once
+  const cef: (string | undefined)[] = [];
+  const cefOf = (i: number): string => (cef[i] ??= opts.normalizer.toCef(opts.normalizer.toEcs(events[i]!)));
   for (const sink of opts.sinks) {
     let lines: readonly string[];
-    if (sink.format === 'ecs') lines = json;
-    else lines = cef ??= events.map((e) => opts.normalizer.toCef(opts.normalizer.toEcs(e)));
-    const state = sink.write(pick(sink.name, lines));
+    if (sink.format === 'ecs') lines = pick(sink.name, json);
+    else lines = (picked?.get(sink.name) ?? events.map((_, i) => i)).map(cefOf);
+    const state = sink.write(lines);
     if (state) sinkStates.set(sink.name, state);
   }
 
   let queued: Map<string, readonly QueueInsert[]> | undefined;
+  let allRows: readonly QueueInsert[] = [];
+  let allBytes = 0;
   if (opts.queues.length && events.length) {
     const rows: QueueInsert[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       const payload = json[i]!;
       const bytes = Buffer.byteLength(payload);
+      allBytes += bytes;
       const namespace = e.record.document?.namespace ?? opts.normalizer.namespace;
       rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace, payload, bytes };
     }
+    allRows = rows;
     queued = new Map(opts.queues.map((q) => [q.name, pick(q.name, rows)]));
   }
 
@@ -200,9 +206,10 @@ function processBatch(
   if (queued) {
     for (const q of opts.queues) {
       const rows = queued.get(q.name)!;
-      let bytes = 0;
-      for (let i = 0; i < rows.length; i++) bytes += rows[i]!.bytes!;
-      if (rows.length > 0) opts.onQueued?.(q.name, rows.length, bytes);
+      if (rows.length === 0) continue;
+      // a filtered queue counts the bytes of its own rows
+      const bytes = rows === allRows ? allBytes : rows.reduce((n, r) => n + r.bytes!, 0);
+      opts.onQueued?.(q.name, rows.length, bytes);
     }
   }
   summary.malformed += batch.malformed.length;

@@ -173,7 +173,7 @@ export class KafkaSource implements Source {
     // consumer lag per assigned partition for /metrics, as Kafka's own tools compute it: the end
     // of the partition minus the group's committed offset (committed right after the state file)
     const assigned = new Map<string, number[]>();
-    const lagShown = new Set<string>();
+    const lagShown = new Map<string, Readonly<Record<string, string>>>();
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       assigned.clear();
       for (const [t, ps] of Object.entries(e.payload.memberAssignment)) assigned.set(t, [...ps]);
@@ -186,7 +186,7 @@ export class KafkaSource implements Source {
       if (!admin || polling || ctx.signal.aborted) return;
       polling = true;
       try {
-        const now = new Set<string>();
+        const now = new Map<string, Readonly<Record<string, string>>>();
         for (const [topic, partitions] of assigned) {
           if (partitions.length === 0) continue;
           const ends = await admin.fetchTopicOffsets(topic);
@@ -199,13 +199,13 @@ export class KafkaSource implements Source {
             const next = c !== '-1' ? BigInt(c) : o.startFrom === 'earliest' ? BigInt(end.low) : BigInt(end.high);
             const labels = { group: o.groupId, topic, partition: String(partition) };
             ctx.gauge!('kafka_consumer_lag', labels, Math.max(0, Number(BigInt(end.high) - next)));
-            now.add(JSON.stringify(labels));
+            now.set(`${topic}/${partition}`, labels);
           }
         }
         // partitions this member no longer reads: their lag is another member's to report
-        for (const l of lagShown) if (!now.has(l)) ctx.gauge!('kafka_consumer_lag', JSON.parse(l) as Record<string, string>, null);
+        for (const [k, labels] of lagShown) if (!now.has(k)) ctx.gauge!('kafka_consumer_lag', labels, null);
         lagShown.clear();
-        for (const l of now) lagShown.add(l);
+        for (const [k, labels] of now) lagShown.set(k, labels);
       } catch (err) {
         if (!lagWarned) ctx.log('warn', `${where}: cannot read the consumer lag (${(err as Error).message}); retrying every ${LAG_POLL_MS / 1000} s`);
         lagWarned = true;

@@ -111,8 +111,33 @@ const ROTATED_FOLLOW_MAX = 16;
 /** Default of {@link LoggerStoreSourceOptions.rotatedDeletedFollowMs}. */
 const ROTATED_DELETED_FOLLOW_MS = 3_600_000;
 
+/** The fingerprint part of a file identity, from the head of an open file. */
+async function headPrint(fh: FileHandle): Promise<Pick<FileIdentity, 'fp' | 'fpLen'>> {
+  const head = Buffer.alloc(FINGERPRINT_BYTES);
+  const { bytesRead } = await fh.read(head, 0, FINGERPRINT_BYTES, 0);
+  return { fp: fingerprint(head, bytesRead), fpLen: bytesRead };
+}
+
+/** `ident`, its fingerprint extended once the file was read past it (up to FINGERPRINT_BYTES). */
+async function extendedPrint(fh: FileHandle, ident: FileIdentity, readPos: number): Promise<FileIdentity> {
+  return ident.fpLen < FINGERPRINT_BYTES && readPos > ident.fpLen ? { ...ident, ...(await headPrint(fh)) } : ident;
+}
+
 /** File identity of a position saved before the live file was opened. */
 const NO_FILE: FileIdentity = Object.freeze({ dev: 0, ino: 0, fp: '', fpLen: 0 });
+
+/**
+ * A rotated file to read on from `offset`: an open descriptor to follow, or the chunks of a gzip
+ * archive to finish (its line splitter is `sp` when the tail hands over its own).
+ */
+function retiredFile(
+  src: { fh: FileHandle } | { archive: AsyncGenerator<Buffer> },
+  ident: FileIdentity,
+  path: string,
+  at: { readPos: number; offset: number; line: number; sp: LineSplitter },
+): RetiredFile {
+  return { ...src, ident, path, ...at, grew: 'archive' in src, lastGrowthMs: Date.now(), deleted: false };
+}
 
 /** A rotated file a live tail still reads (see Tail.retired). */
 interface RetiredFile {
@@ -361,10 +386,7 @@ class Tail {
     for (const r of this.retired) if (r.fh) await this.refreshRetiredPath(r);
     const ident = this.ident!;
     const p = rotatedPath ?? `${this.file} (rotated, inode ${ident.ino})`;
-    this.retired.push({
-      fh: this.fh, ident, path: p, readPos: this.readPos, offset: this.offset, sp: this.sp, line: this.line,
-      grew: false, lastGrowthMs: Date.now(), deleted: false,
-    });
+    this.retired.push(retiredFile({ fh: this.fh! }, ident, p, { readPos: this.readPos, offset: this.offset, line: this.line, sp: this.sp }));
     // until the new live file is open, a saved position names no live file
     this.fh = undefined;
     this.ident = undefined;
@@ -389,6 +411,7 @@ class Tail {
     const idleMs = this.opts.rotatedDeletedFollowMs ?? ROTATED_DELETED_FOLLOW_MS;
     for (const r of [...this.retired]) {
       let done = false;
+      let grewNow = false;
       for (;;) {
         if (this.ctx.signal.aborted) return;
         let chunk: Buffer;
@@ -404,19 +427,19 @@ class Tail {
           const { bytesRead } = await r.fh!.read(chunk, 0, size, r.readPos);
           if (bytesRead === 0) break;
           chunk = chunk.subarray(0, bytesRead);
-          r.lastGrowthMs = Date.now();
-          await this.refreshRetiredPath(r);
+          if (!grewNow) {
+            // it grew: under which name is it now (the records' origin)?
+            grewNow = true;
+            r.lastGrowthMs = Date.now();
+            await this.refreshRetiredPath(r);
+          }
           if (!r.grew) {
             r.grew = true;
             this.ctx.log('info', `${r.path} is still written to after the rotation (an lkrg-logger session keeps it open); reading it too`);
           }
         }
         r.readPos += chunk.length;
-        if (r.fh && r.ident.fpLen < FINGERPRINT_BYTES && r.readPos > r.ident.fpLen) {
-          const head = Buffer.alloc(FINGERPRINT_BYTES);
-          const { bytesRead } = await r.fh.read(head, 0, FINGERPRINT_BYTES, 0);
-          r.ident = { ...r.ident, fp: fingerprint(head, bytesRead), fpLen: bytesRead };
-        }
+        if (r.fh) r.ident = await extendedPrint(r.fh, r.ident, r.readPos);
         r.sp.push(chunk);
         const origin = this.h.origin;
         this.h.origin = r.path;
@@ -485,11 +508,7 @@ class Tail {
     const p = await this.rotatedPath(saved.file.ino, saved.file.dev);
     if (p !== null && !isGzipName(p) && (await headMatches(p, saved.file).catch(() => false))) {
       try {
-        const fh = await open(p, 'r');
-        this.retired.push({
-          fh, ident: saved.file, path: p, readPos: saved.offset, offset: saved.offset,
-          sp: new LineSplitter(saved.offset, this.opts.maxLineBytes), line: saved.line, grew: false, lastGrowthMs: Date.now(), deleted: false,
-        });
+        this.retired.push(retiredFile({ fh: await open(p, 'r') }, saved.file, p, this.savedAt(saved)));
         return true;
       } catch {
         /* try the archives */
@@ -502,14 +521,16 @@ class Tail {
       if (f.path === this.file || !f.rot.gz) continue;
       if (!(await headMatches(f.path, saved.file).catch(() => false))) continue;
       this.ctx.log('info', `${f.path}: finishing the rotated file ${saved.name}, compressed while lkrg-siem was stopped, from byte ${saved.offset}`);
-      this.retired.push({
-        archive: readChunks(f.path, saved.offset, this.opts.chunkBytes ?? CHUNK_BYTES, this.ctx.signal), ident: saved.file, path: f.path,
-        readPos: saved.offset, offset: saved.offset, sp: new LineSplitter(saved.offset, this.opts.maxLineBytes), line: saved.line,
-        grew: true, lastGrowthMs: Date.now(), deleted: false,
-      });
+      const archive = readChunks(f.path, saved.offset, this.opts.chunkBytes ?? CHUNK_BYTES, this.ctx.signal);
+      this.retired.push(retiredFile({ archive }, saved.file, f.path, this.savedAt(saved)));
       return true;
     }
     return false;
+  }
+
+  /** Reading state of a saved rotated file: on from its offset. */
+  private savedAt(saved: RetiredPosition): { readPos: number; offset: number; line: number; sp: LineSplitter } {
+    return { readPos: saved.offset, offset: saved.offset, line: saved.line, sp: new LineSplitter(saved.offset, this.opts.maxLineBytes) };
   }
 
   private pos(): Record<string, SourcePosition> {
@@ -579,9 +600,7 @@ class Tail {
       return false;
     }
     const st = await this.fh.stat();
-    const head = Buffer.alloc(FINGERPRINT_BYTES);
-    const { bytesRead } = await this.fh.read(head, 0, FINGERPRINT_BYTES, 0);
-    this.ident = { dev: st.dev, ino: st.ino, fp: fingerprint(head, bytesRead), fpLen: bytesRead };
+    this.ident = { dev: st.dev, ino: st.ino, ...(await headPrint(this.fh)) };
     this.offset = offset;
     this.readPos = offset;
     this.line = line;
@@ -679,7 +698,7 @@ class Tail {
         continue;
       }
       this.readPos += bytesRead;
-      if (this.ident!.fpLen < FINGERPRINT_BYTES && this.readPos > this.ident!.fpLen) await this.refreshIdent();
+      this.ident = await extendedPrint(this.fh!, this.ident!, this.readPos);
       this.sp.push(chunk.subarray(0, bytesRead));
       yield* this.pumpBatches(this.sp, this.line, (line, consumed) => {
         this.line = line;
@@ -703,10 +722,5 @@ class Tail {
     }
   }
 
-  private async refreshIdent(): Promise<void> {
-    const head = Buffer.alloc(FINGERPRINT_BYTES);
-    const { bytesRead } = await this.fh!.read(head, 0, FINGERPRINT_BYTES, 0);
-    this.ident = { ...this.ident!, fp: fingerprint(head, bytesRead), fpLen: bytesRead };
-  }
 }
 

@@ -98,6 +98,8 @@ const WAL_AUTOCHECKPOINT_BYTES = 32 * 1024 * 1024;
 const PAGE_SIZE = 16384;
 /** WAL size kept after a checkpoint (SQLite journal_size_limit). */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/** reclaimSpace defaults: free space it waits for, and the most it returns per call. */
+const RECLAIM_BYTES = 64 * 1024 * 1024;
 
 /**
  * Opened by the CLI (one per process) and shared by the pipeline, the delivery workers and
@@ -488,15 +490,16 @@ export class StateStore {
    * most `maxBytes` per call (default 64 MiB) and only when at least `minFreeBytes` (default
    * 64 MiB) are free, then checkpoints so the file shrinks. Holds the write lock for the step
    * (tens of ms). Returns the bytes freed: 0 when below the threshold, or for a state file
-   * created before lkrg-siem kept its page map (auto_vacuum NONE; `PRAGMA auto_vacuum = INCREMENTAL; VACUUM;` in sqlite3 converts
-   * it while lkrg-siem is stopped). Called by the forwarder every minute.
+   * created before lkrg-siem kept its page map (auto_vacuum NONE; sqlite3's
+   * `PRAGMA auto_vacuum = INCREMENTAL; VACUUM;` converts it while lkrg-siem is stopped).
+   * Called by the forwarder every minute.
    */
   reclaimSpace(opts: { minFreeBytes?: number; maxBytes?: number } = {}): number {
     if ((this.db.pragma('auto_vacuum', { simple: true }) as number) !== 2) return 0;
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const free = this.db.pragma('freelist_count', { simple: true }) as number;
-    if (free === 0 || free * pageSize < (opts.minFreeBytes ?? 64 * 1024 * 1024)) return 0;
-    const pages = Math.min(free, Math.max(1, Math.floor((opts.maxBytes ?? 64 * 1024 * 1024) / pageSize)));
+    if (free === 0 || free * pageSize < (opts.minFreeBytes ?? RECLAIM_BYTES)) return 0;
+    const pages = Math.min(free, Math.max(1, Math.floor((opts.maxBytes ?? RECLAIM_BYTES) / pageSize)));
     this.db.pragma(`incremental_vacuum(${pages})`);
     const freed = (free - (this.db.pragma('freelist_count', { simple: true }) as number)) * pageSize;
     this.db.pragma('wal_checkpoint(PASSIVE)');

@@ -1,5 +1,5 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -305,6 +305,14 @@ describe('logger store live', () => {
     }
   };
 
+  /** logrotate, then a new session (another boot) opens the new file and writes its first line. */
+  const rotateAndConnect = async (f: string, keep: number, first: string): Promise<FileHandle> => {
+    rotate(f, keep);
+    const s = await session(f);
+    await s.write(first + '\n');
+    return s;
+  };
+
   it('follows every rotated file sessions still write to, across rotations, and a deleted (compressed) one until it goes quiet', async () => {
     const d = fresh();
     const f = path.join(d, '10.9.1.1');
@@ -313,9 +321,7 @@ describe('logger store live', () => {
     const logs: string[] = [];
     const s = start(d, undefined, logs, { rotatedDeletedFollowMs: 400 });
     await s.waitFor(() => data(s.got).length >= 2);
-    rotate(f, 1); // f -> f.1 (session 1 keeps writing there)
-    const s2 = await session(f); // session 2 (another boot) opens the new file
-    await s2.write(LINES[2] + '\n');
+    const s2 = await rotateAndConnect(f, 1, LINES[2]!); // f -> f.1, where session 1 keeps writing
     await s1.write(LINES[3] + '\n');
     await s.waitFor(() => data(s.got).length >= 4);
     rotate(f, 2); // f.1 -> f.2, f -> f.1
@@ -352,13 +358,9 @@ describe('logger store live', () => {
     await s1.write(LINES.slice(0, 2).join('\n') + '\n');
     const s = start(d);
     await s.waitFor(() => data(s.got).length >= 2);
-    rotate(f, 1);
-    const s2 = await session(f);
-    await s2.write(LINES[2] + '\n');
+    const s2 = await rotateAndConnect(f, 1, LINES[2]!);
     await s.waitFor(() => data(s.got).length >= 3);
-    rotate(f, 2);
-    const s3 = await session(f);
-    await s3.write(LINES[3] + '\n');
+    const s3 = await rotateAndConnect(f, 2, LINES[3]!);
     await s.waitFor(() => data(s.got).length >= 4);
     await new Promise((r) => setTimeout(r, 100));
     const pos = await s.stop();
@@ -417,13 +419,9 @@ describe('logger store live', () => {
     const logs: string[] = [];
     const s = start(d, undefined, logs, { rotatedFollowMax: 1 });
     await s.waitFor(() => data(s.got).length >= 1);
-    rotate(f, 1);
-    const s2 = await session(f);
-    await s2.write(LINES[1] + '\n');
+    const s2 = await rotateAndConnect(f, 1, LINES[1]!);
     await s.waitFor(() => data(s.got).length >= 2);
-    rotate(f, 2);
-    const s3 = await session(f);
-    await s3.write(LINES[2] + '\n');
+    const s3 = await rotateAndConnect(f, 2, LINES[2]!);
     await s.waitFor(() => data(s.got).length >= 3);
     expect(logs.filter((m) => /no longer read \(more than 1 rotated files of 10\.9\.3\.3/.test(m))).toHaveLength(1);
     await s1.write(LINES[3] + '\n'); // f.2: no longer followed
