@@ -197,7 +197,7 @@ async function cmdRun(f: Flags): Promise<number> {
     includeNonLkrg: cfg.include_non_lkrg,
     namespace: cfg.namespace,
     keepOriginal: cfg.keep_original,
-    drainQueues: cfg.sources.every((s) => s.mode === 'replay' || s.type === 'text' || s.type === 'journald_json'),
+    drainQueues: cfg.sources.every((s) => s.mode === 'replay'),
     shutdownTimeoutMs: cfg.shutdown_timeout_ms,
     signal,
     log,

@@ -59,10 +59,12 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
         };
       case 'journald_json':
         // the text source reads `journalctl -o json` lines (auto shape, lines starting with `{`)
-        return { source: createSource({ kind: 'text', paths: s.paths as string[], input: 'auto', ...common }), stateId };
+        return { source: createSource({ kind: 'text', paths: s.paths as string[], input: 'auto', ...liveFileOptions(s), ...common }), stateId };
       case 'text':
         return {
-          source: createSource({ kind: 'text', paths: s.paths as string[], input: s.input as never, ...(s.year !== undefined ? { year: s.year as number } : {}), ...common }),
+          source: createSource({
+            kind: 'text', paths: s.paths as string[], input: s.input as never, ...(s.year !== undefined ? { year: s.year as number } : {}), ...liveFileOptions(s), ...common,
+          }),
           stateId,
         };
       case 'kafka':
@@ -83,6 +85,16 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
         throw new ConfigError(`sources[${i}].type`, s.type, 'allowed types: logger_store, journald, journald_json, text, kafka');
     }
   });
+}
+
+/** The text source options of a `text` / `journald_json` section's mode and live-file fields. */
+function liveFileOptions(s: Record<string, unknown>): { mode: 'replay' | 'live'; pollIntervalMs: number; rotatedFollowMax: number; rotatedDeletedFollowMs: number } {
+  return {
+    mode: s.mode as 'replay' | 'live',
+    pollIntervalMs: s.poll_interval_ms as number,
+    rotatedFollowMax: s.rotated_follow_max as number,
+    rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000,
+  };
 }
 
 type PathKind = 'logger' | 'journal' | 'journal-json' | 'text';

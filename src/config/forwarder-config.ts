@@ -10,6 +10,14 @@ import { outputVariants } from '../../outputs/output-registry.js';
 import { kafkaFields } from '../../outputs/kafka/index.js';
 export { deliveryFields } from './delivery-fields.js';
 
+/** Fields of the file sources that can follow files (`text`, `journald_json`). */
+const liveFileFields = {
+  mode: { kind: 'string', desc: 'replay reads every file once, rotated archives oldest first; live follows the files as they grow, across truncation and logrotate, and keeps reading a rotated file its writer still appends to (see Sources, following kernel-log files).', default: 'replay', enum: ['replay', 'live'] },
+  poll_interval_ms: { kind: 'int', desc: 'Live mode: how often the paths are expanded again and the files checked for new data.', default: 500, min: 10 },
+  rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per followed file still read after rename-and-create rotations (rsyslog keeps writing to the renamed file until it reopens it); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
+  rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
+} as const satisfies Record<string, FieldSpec>;
+
 const sourceVariants = {
   logger_store: {
     desc: 'An lkrg-logger store directory (one file per client IPv4), followed live, or replayed with rotated and gzip archives.',
@@ -32,9 +40,10 @@ const sourceVariants = {
     },
   },
   journald_json: {
-    desc: 'Files of `journalctl --output=json` lines (exports from other machines), read once.',
+    desc: 'Files of `journalctl --output=json` lines (exports from other machines, or `journalctl -o json -f` written to a file), read once or followed.',
     fields: {
-      paths: { kind: 'string_list', desc: 'Files.', required: true, minItems: 1 },
+      paths: { kind: 'string_list', desc: 'Files, directories or patterns with * and ? (e.g. /srv/exports/*/kernel.json).', required: true, minItems: 1 },
+      ...liveFileFields,
     },
   },
   kafka: {
@@ -54,9 +63,10 @@ const sourceVariants = {
     },
   },
   text: {
-    desc: 'Kernel-log archives: dmesg, syslog, journalctl short, lkrg-logctl output, console captures, bare messages; gzip read transparently.',
+    desc: 'Kernel-log files: dmesg, syslog, journalctl short, lkrg-logctl output, console captures, bare messages. replay reads archives once (gzip read transparently); live follows files as they grow, e.g. the kern.log files a central rsyslog server writes, surviving logrotate.',
     fields: {
-      paths: { kind: 'string_list', desc: 'Files or directories.', required: true, minItems: 1 },
+      paths: { kind: 'string_list', desc: 'Files, directories (their regular files) or patterns with * and ? in any path segment (e.g. /var/log/remote/*/kern.log); live mode expands them again at every poll, so new hosts are picked up.', required: true, minItems: 1 },
+      ...liveFileFields,
       input: { kind: 'string', desc: 'Line shape; auto detects it per line (also `journalctl -o json` lines).', default: 'auto', enum: ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'console', 'bare'] },
       year: { kind: 'int', desc: 'Year of RFC 3164 / journalctl short timestamps, which have none (default: from each file\'s modification time).', min: 1970, max: 9999 },
     },

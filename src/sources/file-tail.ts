@@ -6,9 +6,9 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { RecordBatch, SourceContext, SourcePosition } from '../core/types.js';
-import { BatchBuilder, type BatchLimits } from './batch-builder.js';
+import { BatchBuilder, sleep, type BatchLimits } from './batch-builder.js';
 import {
-  CHUNK_BYTES, FINGERPRINT_BYTES, fingerprint, headMatches, isGzipName, readChunks, type FileIdentity, type RotatedName,
+  CHUNK_BYTES, FINGERPRINT_BYTES, fingerprint, headMatches, identify, isGzipName, readChunks, type FileIdentity, type RotatedName,
 } from './file-identity.js';
 import { LineSplitter } from './line-splitter.js';
 
@@ -181,8 +181,12 @@ export class FileTail {
    * @param streamId the position key in the state file
    * @param label what the file is, in warnings (a client IPv4, a path)
    * @param file the path to follow
-   * @param archives the rotated siblings of `file` seen when the tail was created (a rotated
-   *   file compressed while lkrg-siem was stopped is looked for among the `.gz` ones)
+   * @param archives the files of `file`'s name seen when the tail was created, oldest first (a
+   *   rotated file compressed while lkrg-siem was stopped is looked for among the `.gz` ones)
+   * @param readRotated when there is no saved position: also read the rotated files among
+   *   `archives`, oldest first, before the live file. The sources set it for a file that
+   *   appeared after their first start: what logrotate rotated before lkrg-siem saw the file
+   *   was written while lkrg-siem was stopped (on the very first start those are history)
    */
   constructor(
     private readonly streamId: string,
@@ -192,6 +196,7 @@ export class FileTail {
     private readonly opts: FileTailOptions,
     private readonly ctx: SourceContext,
     private readonly lines: TailLines,
+    private readonly readRotated = false,
   ) {
     this.sp = new LineSplitter(0, opts.maxLineBytes);
     this.b = new BatchBuilder(opts);
@@ -275,7 +280,7 @@ export class FileTail {
           }
           if (!r.grew) {
             r.grew = true;
-            this.ctx.log('info', `${r.path} is still written to after the rotation (an lkrg-logger session keeps it open); reading it too`);
+            this.ctx.log('info', `${r.path} is still written to after the rotation (its writer keeps it open); reading it too`);
           }
         }
         r.readPos += chunk.length;
@@ -397,7 +402,10 @@ export class FileTail {
     this.started = true;
     const saved = this.ctx.positions.get(this.streamId) as TailPosition | undefined;
     this.announce = true;
-    if (!saved || saved.v !== 1) return;
+    if (!saved || saved.v !== 1) {
+      if (this.readRotated) await this.rotatedBeforeFirstSight();
+      return;
+    }
     for (const r of saved.retired ?? (saved.rotated ? [saved.rotated] : [])) {
       if (!(await this.restoreRetired(r))) {
         this.ctx.log('warn', `${this.streamId}: the rotated file ${r.name} of the saved position is gone; what it held after byte ${r.offset} cannot be read`);
@@ -419,7 +427,19 @@ export class FileTail {
     const main: RetiredPosition = { name: saved.name, file: saved.file, offset: saved.offset, line: saved.line };
     const same = (f: FileIdentity): boolean => f.dev === main.file.dev && f.ino === main.file.ino && f.fp === main.file.fp;
     if (this.retired.some((r) => same(r.ident))) return; // already restored as a rotated file
-    if (await this.restoreRetired(main)) return; // the live file is then read from 0
+    if (await this.restoreRetired(main)) {
+      // the live file is then read from 0; rotated files newer than the saved one were written
+      // and rotated while lkrg-siem was stopped (logrotate ran more than once meanwhile)
+      // (newer in the naming scheme of the file found: `.N` or `-DATE`)
+      const at = this.archives.findIndex((a) => a.path === this.retired[this.retired.length - 1]!.path);
+      const known = new Set(this.retired.map((r) => r.path));
+      if (at >= 0) {
+        const numbered = this.archives[at]!.rot.n > 0;
+        const newer = this.archives.slice(at + 1).filter((a) => !known.has(a.path) && (a.rot.n > 0) === numbered);
+        await this.readRotatedFiles(newer, 'written and rotated while lkrg-siem was stopped');
+      }
+      return;
+    }
     try {
       const st = await stat(this.file);
       if (st.dev === saved.file.dev && st.ino === saved.file.ino) {
@@ -429,6 +449,36 @@ export class FileTail {
       /* ignore */
     }
     this.ctx.log('warn', `${this.streamId}: the file of the saved position is gone; reading ${this.file} from the start`);
+  }
+
+  /**
+   * A file seen for the first time after the source's first start, with rotated files of its
+   * name beside it: they were rotated while lkrg-siem was stopped, so they are read first.
+   */
+  private async rotatedBeforeFirstSight(): Promise<void> {
+    await this.readRotatedFiles(this.archives, `rotated before lkrg-siem first saw ${this.file}, while it was stopped`);
+  }
+
+  /**
+   * Adds the rotated files among `files` (oldest first) to the rotated files read before the
+   * live file, from their start: the newest, if not compressed, stays followed (its writer may
+   * not have reopened yet); the others are read to their end once. `why` goes into the log.
+   */
+  private async readRotatedFiles(files: readonly { readonly path: string; readonly rot: RotatedName }[], why: string): Promise<void> {
+    const rotated = files.filter((a) => a.path !== this.file && (a.rot.n > 0 || a.rot.date !== undefined || a.rot.gz));
+    for (const [i, a] of rotated.entries()) {
+      try {
+        const ident = await identify(a.path);
+        const at = this.savedAt({ name: path.basename(a.path), file: ident, offset: 0, line: 0 });
+        const src = i === rotated.length - 1 && !a.rot.gz
+          ? { fh: await open(a.path, 'r') }
+          : { archive: readChunks(a.path, 0, this.opts.chunkBytes ?? CHUNK_BYTES, this.ctx.signal) };
+        this.retired.push(retiredFile(src, ident, a.path, at));
+        this.ctx.log('info', `${a.path}: ${why}; reading it`);
+      } catch (e) {
+        this.ctx.log('warn', `${a.path}: ${why}, but unreadable (${(e as Error).message}); skipped`);
+      }
+    }
   }
 
   private async openLive(offset: number, line: number): Promise<boolean> {
@@ -564,3 +614,37 @@ export class FileTail {
 
 }
 
+
+/**
+ * The live loop of the file sources (logger store, text). At every poll `discover` adds a tail
+ * to `tails` for each file it finds that has none yet; `readRotated` tells it whether a new
+ * tail should read the rotated files of its name first (false only at the first poll of a
+ * source that has no saved position yet: see {@link FileTail}). Then every tail is polled in
+ * turn, and the loop sleeps `pollMs` when nothing was read. Ends when ctx.signal aborts and
+ * closes every tail. Errors of `discover` propagate (the sources catch their own).
+ */
+export async function* followFiles(
+  ctx: SourceContext,
+  pollMs: number,
+  discover: (tails: Map<string, FileTail>, readRotated: boolean) => Promise<void>,
+): AsyncGenerator<RecordBatch> {
+  const tails = new Map<string, FileTail>();
+  let readRotated = ctx.positions.size > 0;
+  try {
+    while (!ctx.signal.aborted) {
+      await discover(tails, readRotated);
+      readRotated = true;
+      let progressed = false;
+      for (const t of tails.values()) {
+        for await (const batch of t.poll()) {
+          progressed = true;
+          yield batch;
+          if (ctx.signal.aborted) return;
+        }
+      }
+      if (!progressed) await sleep(pollMs, ctx.signal);
+    }
+  } finally {
+    for (const t of tails.values()) await t.close();
+  }
+}

@@ -21,11 +21,11 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
-import { BatchBuilder, sleep } from './batch-builder.js';
+import { BatchBuilder } from './batch-builder.js';
 import {
   CHUNK_BYTES, headMatches, identify, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName,
 } from './file-identity.js';
-import { FileTail, type FileTailOptions, type LinePumper, type TailLines, type TailPosition } from './file-tail.js';
+import { FileTail, followFiles, type FileTailOptions, type LinePumper, type TailLines, type TailPosition } from './file-tail.js';
 import { LineSplitter } from './line-splitter.js';
 import type { BootTrackerState } from './logger-boot-tracker.js';
 import { LoggerLineHandler, type LoggerLineOptions } from './logger-line-handler.js';
@@ -196,39 +196,24 @@ export class LoggerStoreSource implements Source {
   // ---------------------------------------------------------------- live
 
   private async *live(ctx: SourceContext): AsyncGenerator<RecordBatch> {
-    const tails = new Map<string, FileTail>();
-    const poll = this.opts.pollIntervalMs ?? 500;
     let warnedMissing = false;
-    try {
-      while (!ctx.signal.aborted) {
-        let clients: Client[] = [];
-        try {
-          clients = await this.clients(true);
-          warnedMissing = false;
-        } catch (e) {
-          if (!warnedMissing) ctx.log('warn', `logger store: ${(e as Error).message}`);
-          warnedMissing = true;
-        }
-        for (const c of clients) {
-          const live = c.files.find((f) => f.rot.n === 0 && !f.rot.date && !f.rot.gz);
-          if (!live || tails.has(c.streamId)) continue;
-          const saved = ctx.positions.get(c.streamId) as LoggerStorePosition | undefined;
-          const h = new LoggerLineHandler(c.name, c.streamId, live.path, this.opts, saved?.v === 1 ? saved.tracker : undefined);
-          tails.set(c.streamId, new FileTail(c.streamId, c.name, live.path, c.files, this.opts, ctx, new LoggerTailLines(h, this.lineScanner())));
-        }
-        let progressed = false;
-        for (const t of tails.values()) {
-          for await (const batch of t.poll()) {
-            progressed = true;
-            yield batch;
-            if (ctx.signal.aborted) return;
-          }
-        }
-        if (!progressed) await sleep(poll, ctx.signal);
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, async (tails, readRotated) => {
+      let clients: Client[] = [];
+      try {
+        clients = await this.clients(true);
+        warnedMissing = false;
+      } catch (e) {
+        if (!warnedMissing) ctx.log('warn', `logger store: ${(e as Error).message}`);
+        warnedMissing = true;
       }
-    } finally {
-      for (const t of tails.values()) await t.close();
-    }
+      for (const c of clients) {
+        const live = c.files.find((f) => f.rot.n === 0 && !f.rot.date && !f.rot.gz);
+        if (!live || tails.has(c.streamId)) continue;
+        const saved = ctx.positions.get(c.streamId) as LoggerStorePosition | undefined;
+        const h = new LoggerLineHandler(c.name, c.streamId, live.path, this.opts, saved?.v === 1 ? saved.tracker : undefined);
+        tails.set(c.streamId, new FileTail(c.streamId, c.name, live.path, c.files, this.opts, ctx, new LoggerTailLines(h, this.lineScanner()), readRotated));
+      }
+    });
   }
 }
 

@@ -1,15 +1,26 @@
 /**
- * Text archive source: dmesg, syslog, journalctl short, lkrg-logctl output, console
- * captures and bare messages, plain or gzip, read once (replay). Shapes per
- * {@link parseTextLine}; `input: 'auto'` detects the shape per line.
+ * Text source: dmesg, syslog, journalctl short, lkrg-logctl output, console captures and bare
+ * messages, plain or gzip. Shapes per {@link parseTextLine}; `input: 'auto'` detects the shape
+ * per line. Paths are files, directories (their regular files) or patterns with `*` and `?`
+ * ({@link expandPattern}).
  *
- * One stream per file: streamId `text:<absolute path>`; position {@link TextFilePosition}
- * = file identity (dev, inode, head fingerprint of the decompressed content) + the byte
- * offset in the decompressed stream after the last line of the batch + line number.
- * `--resume` skips to that offset when the file's head still matches, else reads the file
- * from the start. Empty lines are skipped; lines with NUL bytes or longer than the cap are
- * reported malformed; a last line without newline is taken as a record (archives often end
- * that way). The year of RFC 3164 timestamps comes from the file's mtime.
+ * - replay (default): reads every file once, rotated archives of a name oldest first. A last
+ *   line without newline is taken as a record (archives often end that way). The year of RFC
+ *   3164 timestamps comes from the file's mtime.
+ * - live: follows every file the paths name, also files and directories that appear later
+ *   (patterns are expanded again at every poll), with a {@link FileTail}: truncation, rewrite
+ *   in place and logrotate (rename-and-create, `copytruncate`, `compress`) are handled as for
+ *   lkrg-logger stores, and rotated files a writer still appends to (rsyslog until its HUP) stay
+ *   followed. Rotated names (`kern.log.1`, `.2.gz`, `-YYYYMMDD`) found through a directory or a
+ *   pattern are not followed themselves. A torn last line waits for its newline. RFC 3164 years
+ *   come from the current time.
+ *
+ * One stream per file: streamId `text:<absolute path>`. Replay positions are
+ * {@link TextFilePosition}: file identity (dev, inode, head fingerprint of the decompressed
+ * content) + the byte offset after the last line of the batch + line number; `--resume` skips to
+ * that offset when the file's head still matches, else reads the file from the start. Live
+ * positions are {@link TailPosition}s (the same fields, plus the rotated files still read).
+ * Empty lines are skipped; lines with NUL bytes or longer than the cap are reported malformed.
  */
 import { handleJournalJsonLine } from './journal-json-line.js';
 import { stat } from 'node:fs/promises';
@@ -17,14 +28,20 @@ import * as path from 'node:path';
 import { ConfigError, type RawRecord, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
 import { rawForReport } from '../parse/containers/escape.js';
 import { parseTextLine, type TextLineOptions, type TextShape } from '../parse/containers/text-line.js';
-import { BatchBuilder, type BatchLimits } from './batch-builder.js';
-import { CHUNK_BYTES, headMatches, identify, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity } from './file-identity.js';
+import { BatchBuilder } from './batch-builder.js';
+import { CHUNK_BYTES, headMatches, identify, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName } from './file-identity.js';
+import { FileTail, followFiles, type FileTailOptions, type LinePumper, type TailLines } from './file-tail.js';
 import { LineSplitter } from './line-splitter.js';
+import { expandPattern, hasWildcard } from './path-glob.js';
 
-/** Options of {@link TextSource}. */
-export interface TextSourceOptions extends BatchLimits {
-  /** Files and/or directories (all regular files inside, not recursive). */
+/** Options of {@link TextSource}. The rotated-file settings of {@link FileTailOptions} apply to live mode. */
+export interface TextSourceOptions extends FileTailOptions {
+  /** Files, directories (all regular files inside, not recursive) and patterns with `*` / `?`. */
   readonly paths: readonly string[];
+  /** 'replay' (default) reads every file once; 'live' follows them (see module doc). */
+  readonly mode?: 'replay' | 'live';
+  /** Live: how often the paths and files are checked (default 500 ms). */
+  readonly pollIntervalMs?: number;
   /** Line shape; 'auto' (default) detects per line. */
   readonly input?: TextShape;
   /** Year for RFC 3164 lines (default: from each file's mtime). */
@@ -32,9 +49,6 @@ export interface TextSourceOptions extends BatchLimits {
   /** See LoggerLineOptions.prefilter: records whose text fails it are not yielded. */
   readonly prefilter?: (text: string) => boolean;
   readonly includeNonLkrg?: boolean;
-  /** Line cap (default 64 KiB). */
-  readonly maxLineBytes?: number;
-  readonly chunkBytes?: number;
   readonly id?: string;
 }
 
@@ -86,47 +100,143 @@ export function handleTextLine(
   b.records.push(r);
 }
 
-/** Reads text archives once; see module doc. */
+/** A followed file's lines as text records (see {@link FileTail}). */
+class TextTailLines implements TailLines {
+  constructor(
+    private readonly streamId: string,
+    public origin: string,
+    private readonly lineOpts: TextLineOptions,
+    private readonly prefilter: ((t: string) => boolean) | undefined,
+    private readonly maxLineBytes: number,
+  ) {}
+
+  pumper(sp: LineSplitter, b: BatchBuilder, line: number): LinePumper {
+    return new TextLinePumper(sp, b, line, this.streamId, this, this.lineOpts, this.prefilter);
+  }
+
+  /** A text line without its newline is still a line (the writer was cut off): a record. */
+  incomplete(b: BatchBuilder, buf: Buffer, offset: number, line: number, bytes: number): void {
+    handleTextLine(b, buf, 0, buf.length, bytes > this.maxLineBytes, { streamId: this.streamId, origin: this.origin, offset, line }, this.lineOpts, this.prefilter);
+  }
+
+  /** Text lines carry no stream to report on: the tail's warning in the log says it. */
+  notice(): void {}
+
+  flush(): void {}
+
+  state(): Record<string, never> {
+    return {};
+  }
+}
+
+/**
+ * Moves the complete lines of a {@link LineSplitter} into a batch as text records; shared by
+ * replay and the live tail. `where.origin` is read per line (a tail renames it after a rotation).
+ */
+class TextLinePumper implements LinePumper {
+  line: number;
+  consumed: number;
+
+  constructor(
+    private readonly sp: LineSplitter,
+    private readonly b: BatchBuilder,
+    line: number,
+    private readonly streamId: string,
+    private readonly where: { readonly origin: string },
+    private readonly lineOpts: TextLineOptions,
+    private readonly prefilter: ((t: string) => boolean) | undefined,
+  ) {
+    this.line = line;
+    this.consumed = sp.consumed;
+  }
+
+  pump(): boolean {
+    const { sp, b } = this;
+    while (sp.next()) {
+      this.line++;
+      handleTextLine(b, sp.buf, sp.start, sp.end, sp.overlong, { streamId: this.streamId, origin: this.where.origin, offset: sp.lineOffset, line: this.line }, this.lineOpts, this.prefilter);
+      b.bytes += sp.lineBytes;
+      this.consumed = sp.consumed;
+      if (b.full()) return true;
+    }
+    return false;
+  }
+}
+
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** Names a rotated-name suffix may follow: an IPv4 address (rsyslog's %FROMHOST-IP%) or a name not ending in `.N`. */
+const textBase = (s: string): boolean => IPV4.test(s) || !/\.\d+$/.test(s);
+
+/** Reads text files once (replay) or follows them (live); see module doc. */
 export class TextSource implements Source {
   readonly id: string;
 
   constructor(private readonly opts: TextSourceOptions) {
-    if (opts.paths.length === 0) throw new ConfigError('sources[].paths', opts.paths, 'give at least one file or directory');
+    if (opts.paths.length === 0) throw new ConfigError('sources[].paths', opts.paths, 'give at least one file, directory or pattern');
     this.id = opts.id ?? 'text';
   }
 
-  private async files(): Promise<string[]> {
-    const out: string[] = [];
+  /**
+   * The files the paths name: explicit files, directories' regular files and pattern matches
+   * (with rotated archives), grouped by name with the oldest archive first. `strict`: a path
+   * that names nothing is a ConfigError (replay); otherwise it is skipped (live: it may appear).
+   */
+  private async files(strict: boolean): Promise<{ path: string; explicit: boolean; rot: RotatedName }[]> {
+    const out: { path: string; explicit: boolean; rot: RotatedName }[] = [];
+    const seen = new Set<string>();
+    const push = (f: string, explicit: boolean, rot: RotatedName): void => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      out.push({ path: f, explicit, rot });
+    };
     for (const p0 of this.opts.paths) {
-      const p = path.resolve(p0);
-      let st;
-      try {
-        st = await stat(p);
-      } catch (e) {
-        throw new ConfigError('sources[].paths', p0, `cannot read it (${(e as Error).message}); give existing files or directories`);
+      const pattern = hasWildcard(p0);
+      const matches = await expandPattern(p0);
+      if (matches.length === 0) {
+        if (!strict) continue;
+        if (pattern) throw new ConfigError('sources[].paths', p0, 'the pattern matches no file; give existing files, directories or a pattern that matches some');
+        throw new ConfigError('sources[].paths', p0, 'cannot read it (no such file or directory); give existing files or directories');
       }
-      if (st.isDirectory()) {
-        const list = (await listFiles(p)).map((f) => ({ f, rot: parseRotatedName(path.basename(f)) }));
-        // group by base, oldest archive first
-        const groups = new Map<string, typeof list>();
-        for (const e of list) groups.set(e.rot.base, [...(groups.get(e.rot.base) ?? []), e]);
-        for (const k of [...groups.keys()].sort()) out.push(...sortOldestFirst(groups.get(k)!).map((e) => e.f));
-      } else out.push(p);
+      // files of the directories and pattern matches, grouped per directory and name with the
+      // oldest archive first
+      const listed: { f: string; rot: RotatedName }[] = [];
+      for (const p of matches) {
+        let st;
+        try {
+          st = await stat(p);
+        } catch (e) {
+          if (!strict) continue;
+          throw new ConfigError('sources[].paths', p0, `cannot read it (${(e as Error).message}); give existing files or directories`);
+        }
+        if (st.isDirectory()) for (const f of await listFiles(p).catch(() => [] as string[])) listed.push({ f, rot: parseRotatedName(path.basename(f), textBase) });
+        else if (st.isFile() && pattern) listed.push({ f: p, rot: parseRotatedName(path.basename(p), textBase) });
+        else if (st.isFile()) push(p, true, parseRotatedName(path.basename(p), textBase));
+      }
+      const groups = new Map<string, typeof listed>();
+      for (const e of listed) {
+        const k = path.join(path.dirname(e.f), e.rot.base);
+        groups.set(k, [...(groups.get(k) ?? []), e]);
+      }
+      for (const k of [...groups.keys()].sort()) for (const e of sortOldestFirst(groups.get(k)!)) push(e.f, false, e.rot);
     }
-    return [...new Set(out)];
+    return out;
   }
 
   /** Sum of file sizes (compressed for .gz). */
   async totalBytes(): Promise<number | undefined> {
     let n = 0;
-    for (const f of await this.files()) n += (await stat(f)).size;
+    for (const f of await this.files(this.opts.mode !== 'live')) n += (await stat(f.path)).size;
     return n;
   }
 
-  /** Yields batches of every file in order, then returns. */
+  /** Replay: yields batches of every file in order, then returns. Live: follows until ctx.signal aborts. */
   async *read(ctx: SourceContext): AsyncGenerator<RecordBatch> {
+    if (this.opts.mode === 'live') {
+      yield* this.live(ctx);
+      return;
+    }
     const prefilter = this.opts.includeNonLkrg ? undefined : this.opts.prefilter;
-    for (const file of await this.files()) {
+    for (const { path: file } of await this.files(true)) {
       if (ctx.signal.aborted) return;
       const streamId = `text:${file}`;
       const st = await stat(file);
@@ -144,16 +254,13 @@ export class TextSource implements Source {
       const b = new BatchBuilder(this.opts);
       const sp = new LineSplitter(offset, this.opts.maxLineBytes);
       const pos = (off: number, ln: number): Record<string, SourcePosition> => ({ [streamId]: { v: 1, file: ident, offset: off, line: ln } });
+      const pump = new TextLinePumper(sp, b, line, streamId, { origin: file }, lineOpts, prefilter);
       for await (const chunk of readChunks(file, offset, this.opts.chunkBytes ?? CHUNK_BYTES, ctx.signal)) {
         sp.push(chunk);
-        while (sp.next()) {
-          line++;
-          handleTextLine(b, sp.buf, sp.start, sp.end, sp.overlong, { streamId, origin: file, offset: sp.lineOffset, line }, lineOpts, prefilter);
-          b.bytes += sp.lineBytes;
-          if (b.full()) yield b.take(pos(sp.consumed, line));
-        }
+        while (pump.pump()) yield b.take(pos(pump.consumed, pump.line));
         if (ctx.signal.aborted) return;
       }
+      line = pump.line;
       let end = sp.consumed;
       const tail = sp.takeTail();
       if (tail) {
@@ -164,5 +271,36 @@ export class TextSource implements Source {
       }
       yield b.take(pos(end, line));
     }
+  }
+
+  /** Follows every file the paths name (re-expanded at every poll); see module doc. */
+  private async *live(ctx: SourceContext): AsyncGenerator<RecordBatch> {
+    const prefilter = this.opts.includeNonLkrg ? undefined : this.opts.prefilter;
+    const lineOpts: TextLineOptions = { shape: this.opts.input ?? 'auto', ...(this.opts.year !== undefined ? { year: this.opts.year } : {}) };
+    const maxLineBytes = this.opts.maxLineBytes ?? 64 * 1024;
+    const warned = new Set<string>();
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, async (tails, readRotated) => {
+      let files: Awaited<ReturnType<TextSource['files']>> = [];
+      try {
+        files = await this.files(false);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (!warned.has(msg)) ctx.log('warn', `text source: ${msg}`);
+        warned.add(msg);
+      }
+      for (const f of files) {
+        // archives and rotated names are history (replay them); the live names are followed
+        if (!f.explicit && (f.rot.n > 0 || f.rot.date !== undefined || f.rot.gz)) continue;
+        if (f.explicit && f.rot.gz) continue;
+        const streamId = `text:${f.path}`;
+        if (tails.has(streamId)) continue;
+        const base = path.basename(f.path);
+        const archives = sortOldestFirst((await listFiles(path.dirname(f.path)).catch(() => [] as string[]))
+          .map((p) => ({ path: p, rot: parseRotatedName(path.basename(p), textBase) }))
+          .filter((a) => a.path !== f.path && a.rot.base === base));
+        const lines = new TextTailLines(streamId, f.path, lineOpts, prefilter, maxLineBytes);
+        tails.set(streamId, new FileTail(streamId, f.path, f.path, archives, this.opts, ctx, lines, readRotated));
+      }
+    });
   }
 }

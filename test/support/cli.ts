@@ -44,3 +44,35 @@ export function runCli(args: readonly string[], opts: { input?: string | Buffer;
 export function startCli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/**
+ * Successive `lkrg-siem run --config FILE` processes of a crash test: their stderr collected
+ * with a `[run N]` prefix, and every run that ended on its own (not by a signal) listed.
+ */
+export class RunSeries {
+  logs = '';
+  /** Runs that exited by themselves, as `run N exited with CODE`. */
+  readonly unexpected: string[] = [];
+  private runs = 0;
+
+  constructor(private readonly config: string) {}
+
+  /** Starts the next run. */
+  start(): ChildProcess {
+    const c = startCli(['run', '--config', this.config]);
+    const n = ++this.runs;
+    c.stderr!.on('data', (b: Buffer) => (this.logs += b.toString().replace(/^(?=.)/gm, `[run ${n}] `)));
+    c.on('exit', (code, signal) => {
+      if (signal === null) this.unexpected.push(`run ${n} exited with ${code}`);
+    });
+    return c;
+  }
+
+  /** Sends `signal` and waits for the exit (no-op when it already ended). */
+  async stop(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const closed = new Promise((r) => c.once('exit', r));
+    c.kill(signal);
+    await closed;
+  }
+}

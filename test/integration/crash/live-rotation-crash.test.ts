@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ChildProcess } from 'node:child_process';
-import { ensureBuilt, startCli } from '../../support/cli.js';
+import { ensureBuilt, RunSeries } from '../../support/cli.js';
 
 /** One lkrg-logger session: a boot of the client, writing to the file it opened. */
 interface Session {
@@ -132,25 +132,9 @@ describe('live store under logrotate, with SIGKILLs', () => {
       }
     };
 
-    let logs = '';
-    let runs = 0;
-    /** Runs that ended on their own (a crash), with their exit code. */
-    const unexpected: string[] = [];
-    const run = (): ChildProcess => {
-      const c = startCli(['run', '--config', join(dir, 'config.yaml')]);
-      const n = ++runs;
-      c.stderr!.on('data', (b: Buffer) => (logs += b.toString().replace(/^(?=.)/gm, `[run ${n}] `)));
-      c.on('exit', (code, signal) => {
-        if (signal === null) unexpected.push(`run ${n} exited with ${code}`);
-      });
-      return c;
-    };
-    const stop = async (c: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
-      if (c.exitCode !== null || c.signalCode !== null) return;
-      const closed = new Promise((r) => c.once('exit', r));
-      c.kill(signal);
-      await closed;
-    };
+    const runs = new RunSeries(join(dir, 'config.yaml'));
+    const run = (): ChildProcess => runs.start();
+    const stop = (c: ChildProcess, signal: NodeJS.Signals): Promise<void> => runs.stop(c, signal);
     const count = (): Map<string, number> => {
       const m = new Map<string, number>();
       if (!existsSync(out)) return m;
@@ -224,12 +208,12 @@ describe('live store under logrotate, with SIGKILLs', () => {
     const sigterm = stop(term, 'SIGTERM');
     await sigterm;
     got = count();
-    writeFileSync(join(tmpdir(), 'lkrg-rotcrash.log'), logs);
-    expect(unexpected, logs.slice(-3000)).toEqual(['run 9 exited with 0']);
+    writeFileSync(join(tmpdir(), 'lkrg-rotcrash.log'), runs.logs);
+    expect(runs.unexpected, runs.logs.slice(-3000)).toEqual(['run 9 exited with 0']);
     const missing = [...written].filter((t) => !got.has(t));
     const twice = [...got].filter(([, n]) => n > 1).map(([t]) => t);
     if (missing.length > 0 || twice.length > 0) {
-      writeFileSync(join(tmpdir(), 'lkrg-rotcrash.log'), `${logs}\nmissing ${missing.length}: ${missing.join(', ')}\ntwice: ${twice.join(', ')}\n`);
+      writeFileSync(join(tmpdir(), 'lkrg-rotcrash.log'), `${runs.logs}\nmissing ${missing.length}: ${missing.join(', ')}\ntwice: ${twice.join(', ')}\n`);
     }
     expect(missing.slice(0, 10), `${missing.length} missing; run logs in ${join(tmpdir(), 'lkrg-rotcrash.log')}`).toEqual([]);
     expect(twice.slice(0, 10)).toEqual([]);

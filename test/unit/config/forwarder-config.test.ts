@@ -41,6 +41,15 @@ describe('forwarder configuration', () => {
     ]);
   });
 
+  it('text and journald_json: replay by default, live on request, with what the source receives', () => {
+    const cfg = validateConfig({ ...minimal, sources: [{ type: 'text', paths: ['/var/log/remote/*/kern.log'] }, { type: 'journald_json', paths: ['/x.json'], mode: 'live', poll_interval_ms: 100 }] });
+    expect(cfg.sources[0]).toMatchObject({ mode: 'replay', poll_interval_ms: 500, rotated_follow_max: 16, rotated_deleted_follow_s: 3600 });
+    const opts = sourcesFromConfig(cfg.sources, false).map((x) => (x.source as unknown as { opts: Record<string, unknown> }).opts);
+    expect(opts[0]).toMatchObject({ mode: 'replay', paths: ['/var/log/remote/*/kern.log'] });
+    expect(opts[1]).toMatchObject({ mode: 'live', pollIntervalMs: 100, rotatedDeletedFollowMs: 3_600_000, input: 'auto' });
+    expect(errorsOf({ ...minimal, sources: [{ type: 'text', paths: ['/x'], mode: 'follow' }] })).toEqual(['sources[0].mode: "follow" is not valid: allowed values: replay, live']);
+  });
+
   it('names the key, the bad value and the fix for every error at once', () => {
     const msgs = errorsOf({
       sources: [{ type: 'logger_store', path: '/x', mode: 'tail' }, { type: 'syslogd' }],

@@ -202,6 +202,25 @@ describe('logger store live', () => {
     await s3.stop();
   });
 
+  it('a client first seen after the first start: its files rotated meanwhile are read first; on the first start they are history', async () => {
+    const d = fresh();
+    writeFileSync(path.join(d, '10.7.7.7.1'), LINES.slice(0, 2).join('\n') + '\n');
+    writeFileSync(path.join(d, '10.7.7.7'), LINES.slice(2, 3).join('\n') + '\n');
+    const logs: string[] = [];
+    const s = start(d, new Map(), logs);
+    await s.waitFor(() => s.got.length >= 1);
+    // a client that appears while running, rotated before lkrg-siem saw it
+    writeFileSync(path.join(d, '10.8.8.8.2.gz'), gzipSync(LINES.slice(0, 2).join('\n') + '\n'));
+    writeFileSync(path.join(d, '10.8.8.8.1'), LINES.slice(2, 4).join('\n') + '\n');
+    writeFileSync(path.join(d, '10.8.8.8'), LINES.slice(4, 5).join('\n') + '\n');
+    await s.waitFor(() => s.got.filter((r) => r.host.ip === '10.8.8.8').length >= 5);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(data(s.got.filter((r) => r.host.ip === '10.7.7.7'))).toEqual(texts(2, 3));
+    expect(data(s.got.filter((r) => r.host.ip === '10.8.8.8'))).toEqual(texts(0, 5));
+    expect(logs.filter((m) => m.includes('rotated before lkrg-siem first saw'))).toHaveLength(2);
+    await s.stop();
+  });
+
   it('a rewrite in place between the size check and the read loses nothing (the head is checked after each read)', async () => {
     const d = fresh();
     const f = path.join(d, '10.6.6.6');
