@@ -14,12 +14,12 @@ import { CatalogError } from './parse/lkrg-catalog.js';
 import { yamlModule } from './core/lazy-yaml.js';
 import { ConfigErrors, specToMarkdown } from './config/config-spec.js';
 import '../outputs/index.js';
-import { forwarderSpec, loadConfig, redactedConfig, validateConfig } from './config/forwarder-config.js';
+import { forwarderSpec, loadConfig, outputName, redactedConfig, validateConfig } from './config/forwarder-config.js';
 import { runForwarder } from './app/forwarder.js';
 import { sourcesFromConfig, sourcesFromPaths, stdinSource, type InputShape } from './app/source-factory.js';
 import { outputsFromFlags } from './app/output-flags.js';
 import { ProgressBar } from './app/progress-bar.js';
-import { StateStore } from './state/state-store.js';
+import { stateFileError, StateFileError, StateStore } from './state/state-store.js';
 import { VERSION } from './version.js';
 import { TEXT_SHAPES } from './parse/containers/text-line.js';
 
@@ -33,6 +33,10 @@ Usage:
   lkrg-siem check-config FILE
   lkrg-siem status [--state FILE | --config FILE]
   lkrg-siem dlq list|show ID|replay [ID...|--all]|purge [ID...|--all] [--output NAME] [--state FILE | --config FILE]
+  lkrg-siem check-state [--state FILE | --config FILE] [--json]
+                            check the state file: integrity, positions, queues (also of outputs no longer configured)
+  lkrg-siem queue move FROM TO | purge NAME [--state FILE | --config FILE]
+                            move the queue of a renamed output to its new name, or drop that of a removed one
   lkrg-siem demo            process the bundled samples into ./out/ and print a per-host summary
   lkrg-siem config-docs     print the configuration reference (Markdown)
 `;
@@ -131,7 +135,7 @@ async function cmdReplay(f: Flags): Promise<number> {
   for (const p of paths) if (!existsSync(p)) throw new ConfigError('replay', p, 'no such file or directory');
   const outputs = outputsFromFlags(f.values.get('--output') ?? ['stdout'], to);
   const replayId = createHash('sha256').update(paths.slice().sort().join('\0')).digest('hex').slice(0, 16);
-  const statePath = resolve(one(f, '--state') ?? join('.lkrg-siem', 'replay.db'));
+  const statePath = (statePathInUse = resolve(one(f, '--state') ?? join('.lkrg-siem', 'replay.db')));
   const sources = sourcesFromPaths(paths, { input, replayId, includeNonLkrg: f.bools.has('--all') });
   const total = (await Promise.all(sources.map((s) => s.source.totalBytes?.() ?? Promise.resolve(undefined)))).reduce<number>(
     (a, b) => a + (b ?? 0),
@@ -191,7 +195,7 @@ async function cmdRun(f: Flags): Promise<number> {
   );
   log('info', `Starting with ${cfg.sources.length} source(s) and ${cfg.outputs.length} output(s); state in ${cfg.state_file}.`);
   const result = await runForwarder({
-    statePath: resolve(cfg.state_file),
+    statePath: (statePathInUse = resolve(cfg.state_file)),
     sources: sourcesFromConfig(cfg.sources, cfg.include_non_lkrg),
     outputs: cfg.outputs,
     includeNonLkrg: cfg.include_non_lkrg,
@@ -217,12 +221,15 @@ function cmdCheckConfig(f: Flags): number {
   return 0;
 }
 
+/** The state file the running command opened: named when SQLite finds it damaged mid-command. */
+let statePathInUse: string | undefined;
+
 function statePathFrom(f: Flags): string {
   const cfgPath = one(f, '--config');
-  if (cfgPath) return resolve(loadConfig(cfgPath).state_file);
+  if (cfgPath) return (statePathInUse = resolve(loadConfig(cfgPath).state_file));
   const p = resolve(one(f, '--state') ?? join('.lkrg-siem', 'replay.db'));
   if (!existsSync(p)) throw new ConfigError('--state', p, 'no state file there; pass --state FILE or --config FILE');
-  return p;
+  return (statePathInUse = p);
 }
 
 function cmdStatus(f: Flags): number {
@@ -260,6 +267,69 @@ function cmdStatus(f: Flags): number {
     };
     process.stdout.write(f.bools.has('--json') ? JSON.stringify(status, null, 2) + '\n' : yamlModule().stringify(status));
     return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** Output names the configuration (when given) declares, for check-state and queue. */
+function configuredOutputs(f: Flags): Set<string> | undefined {
+  const cfgPath = one(f, '--config');
+  return cfgPath ? new Set(loadConfig(cfgPath).outputs.map(outputName)) : undefined;
+}
+
+function cmdCheckState(f: Flags): number {
+  const store = new StateStore(statePathFrom(f));
+  try {
+    const c = store.check();
+    const configured = configuredOutputs(f);
+    const orphans = configured ? [...c.queues.keys()].filter((o) => !configured.has(o)) : [];
+    const problems = [
+      ...c.integrity.map((m) => `integrity: ${m}`),
+      ...c.badPositions.map((b) => `position of ${b.sourceId} / ${b.streamId} does not parse (${b.error}); that stream is read from its start`),
+      ...orphans.map((o) => `${c.queues.get(o)!.depth} event(s) queued for output '${o}', which the configuration does not name: they are never delivered. ` +
+        `Renamed? lkrg-siem queue move ${o} NEW_NAME. Removed for good? lkrg-siem queue purge ${o}.`),
+    ];
+    const report = {
+      state_file: store.path,
+      ok: problems.length === 0,
+      problems,
+      schema_version: c.schemaVersion,
+      file_bytes: c.fileBytes,
+      free_bytes: c.freeBytes,
+      positions: Object.fromEntries(c.positions),
+      queues: Object.fromEntries([...c.queues].map(([o, q]) => [o, { events: q.depth, bytes: q.bytes, ...(configured ? { configured: configured.has(o) } : {}) }])),
+      dead_letters: { input: c.deadLetters.input, delivery: Object.fromEntries(c.deadLetters.delivery) },
+    };
+    process.stdout.write(f.bools.has('--json') ? JSON.stringify(report, null, 2) + '\n' : yamlModule().stringify(report));
+    return problems.length === 0 ? 0 : 1;
+  } finally {
+    store.close();
+  }
+}
+
+function cmdQueue(f: Flags): number {
+  const [verb, a, b] = f.positional;
+  const store = new StateStore(statePathFrom(f));
+  try {
+    switch (verb) {
+      case 'move': {
+        if (!a || !b) throw new ConfigError('queue move', f.positional.slice(1).join(' '), 'name both outputs: lkrg-siem queue move FROM TO');
+        const configured = configuredOutputs(f);
+        if (configured && !configured.has(b)) throw new ConfigError('queue move', b, `the configuration names no output '${b}'; outputs: ${[...configured].join(', ')}`);
+        const n = store.moveQueue(a, b);
+        process.stdout.write(`moved ${n} queued event(s) from '${a}' to '${b}'; '${b}' delivers them on its next run\n`);
+        return 0;
+      }
+      case 'purge': {
+        if (!a) throw new ConfigError('queue purge', undefined, 'name the output: lkrg-siem queue purge NAME');
+        const n = store.purgeQueue(a);
+        process.stdout.write(`dropped ${n} queued event(s) of '${a}'\n`);
+        return 0;
+      }
+      default:
+        throw new ConfigError('queue', verb, 'use move FROM TO or purge NAME');
+    }
   } finally {
     store.close();
   }
@@ -372,12 +442,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         return cmdStatus(f);
       case 'dlq':
         return cmdDlq(f);
+      case 'check-state':
+        return cmdCheckState(f);
+      case 'queue':
+        return cmdQueue(f);
       case 'demo':
         return await cmdDemo();
       case 'config-docs':
         return cmdConfigDocs();
       default:
-        throw new ConfigError('command', cmd, `unknown command; one of parse, replay, run, check-config, status, dlq, demo, config-docs`);
+        throw new ConfigError('command', cmd, `unknown command; one of parse, replay, run, check-config, status, dlq, check-state, queue, demo, config-docs`);
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ConfigErrors) {
@@ -393,8 +467,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
       return 2;
     }
-    if (err instanceof SourceError) {
+    if (err instanceof SourceError || err instanceof StateFileError) {
       process.stderr.write(`lkrg-siem: ${err.message}\n`);
+      return 1;
+    }
+    // SQLite found the state file damaged after it opened (a page the command read)
+    const damaged = statePathInUse !== undefined ? stateFileError(statePathInUse, err) : err;
+    if (damaged instanceof StateFileError) {
+      process.stderr.write(`lkrg-siem: ${damaged.message}\n`);
       return 1;
     }
     process.stderr.write(`lkrg-siem: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -16,6 +16,7 @@ import type { TransactionalSink } from '../../outputs/file/file-sink.js';
 import { EventAssembler } from '../parse/event-assembler.js';
 import { createNormalizer } from './normalizer-factory.js';
 import { ConfigError } from '../core/types.js';
+import { outputName } from '../config/forwarder-config.js';
 
 export interface RunOptions {
   readonly statePath: string;
@@ -70,7 +71,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
     for (const [i, cfg] of opts.outputs.entries()) {
       const type = outputType(cfg.type as string);
       if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
-      const name = (cfg.name as string | undefined) ?? (cfg.type as string);
+      const name = outputName(cfg);
       const filter = EventFilter.fromConfig(cfg.filter);
       if (filter) filters.set(name, filter);
       if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
@@ -84,6 +85,15 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
         const driver = await type.createDriver!(cfg, name, opts.log);
         workers.push(new DeliveryWorker(store, driver, cfg as unknown as DeliverySettings, opts.log));
       }
+    }
+    // events queued for an output this configuration no longer names (renamed, removed) are
+    // never delivered: say so at every start, with the way out
+    const names = new Set(opts.outputs.map(outputName));
+    for (const o of store.queuedOutputs()) {
+      if (names.has(o)) continue;
+      const q = store.queueStats(o);
+      opts.log('warn', `${q.depth} event(s) are queued for output '${o}', which the configuration does not name: they are not delivered. ` +
+        `If it was renamed: lkrg-siem queue move ${o} NEW_NAME; if it was removed for good: lkrg-siem queue purge ${o} (see lkrg-siem check-state)`);
     }
     // A thread that cannot build its driver (bad output section) stops the run: the pipeline is
     // aborted and the failure thrown below. What was queued for that output before stays queued
@@ -100,7 +110,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
     }
     for (const w of workers) w.start();
     const queues: QueueTarget[] = workers.map((w) => {
-      const q = (opts.outputs.find((o) => ((o.name as string | undefined) ?? o.type) === w.name)!.queue ?? {}) as Record<string, unknown>;
+      const q = (opts.outputs.find((o) => outputName(o) === w.name)!.queue ?? {}) as Record<string, unknown>;
       return {
         name: w.name,
         maxEvents: (q.max_events as number) ?? 1_000_000,

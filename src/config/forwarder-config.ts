@@ -126,13 +126,21 @@ export function loadConfig(path: string): ForwarderConfig {
   return validateConfig(raw);
 }
 
+/**
+ * The name an output section goes by (its `name`, else its `type`): the key of its queue,
+ * counters and dead letters in the state file. Used by the forwarder and the state commands.
+ */
+export function outputName(o: ConfigObject): string {
+  return (o.name as string | undefined) ?? `${o.type as string}`;
+}
+
 /** Validates an already-parsed config object (also used for the embedded demo config). */
 export function validateConfig(raw: unknown): ForwarderConfig {
   const cfg = applySpec(forwarderSpec, raw) as unknown as ForwarderConfig;
   const names = new Set<string>();
   const errors: ConfigError[] = [];
   cfg.outputs.forEach((o, i) => {
-    const name = (o.name as string | undefined) ?? `${o.type as string}`;
+    const name = outputName(o);
     if (names.has(name)) errors.push(new ConfigError(`outputs[${i}].name`, name, 'output names must be unique; give each output its own name'));
     names.add(name);
   });

@@ -102,9 +102,65 @@ const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 const RECLAIM_BYTES = 64 * 1024 * 1024;
 
 /**
+ * The state file cannot be used: not an SQLite database, damaged, unreadable, or written by an
+ * incompatible lkrg-siem. The message names the file, what is wrong and what to do; the CLI
+ * prints it without a stack trace and exits 1.
+ */
+export class StateFileError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = 'StateFileError';
+  }
+}
+
+/** What `lkrg-siem check-state` found ({@link StateStore.check}). */
+export interface StateCheck {
+  /** SQLite's `PRAGMA integrity_check` findings; empty when the file is sound. */
+  readonly integrity: readonly string[];
+  readonly schemaVersion: number;
+  /** Saved positions per source id. */
+  readonly positions: ReadonlyMap<string, number>;
+  /** Positions whose JSON does not parse (the source would fail on them). */
+  readonly badPositions: readonly { readonly sourceId: string; readonly streamId: string; readonly error: string }[];
+  /** Queue statistics of every output with queued events. */
+  readonly queues: ReadonlyMap<string, QueueStats>;
+  readonly deadLetters: { readonly input: number; readonly delivery: ReadonlyMap<string, number> };
+  readonly fileBytes: number;
+  readonly freeBytes: number;
+}
+
+/** The SQLite result codes that mean the file itself is not usable as a state file. */
+const UNUSABLE: Readonly<Record<string, string>> = {
+  SQLITE_NOTADB: 'it is not an SQLite database',
+  SQLITE_CORRUPT: 'the database is damaged',
+  SQLITE_CANTOPEN: 'it cannot be opened',
+  SQLITE_READONLY: 'it is read-only',
+  SQLITE_IOERR: 'reading or writing it failed',
+  SQLITE_FULL: 'the disk is full',
+  SQLITE_PERM: 'permission denied',
+};
+
+/** Wraps an SQLite error about the file itself in a {@link StateFileError} saying what to do. */
+export function stateFileError(path: string, err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return err;
+  const base = Object.keys(UNUSABLE).find((k) => code === k || code.startsWith(`${k}_`));
+  if (base === undefined) return err;
+  const startOver = 'To start over, stop lkrg-siem and move the file (and its -wal and -shm files) aside: sources then read from their start ' +
+    'again (outputs may receive events twice) and what was queued or dead-lettered in it is not delivered.';
+  const fix = base === 'SQLITE_NOTADB'
+    ? `Point state_file (--state) at the right file. ${startOver}`
+    : base === 'SQLITE_CORRUPT'
+      ? `\`lkrg-siem check-state --state ${path}\` lists the damage; \`sqlite3 ${path} .recover\` may save its content into a new file. ${startOver}`
+      : 'Fix the file system or permissions, or point state_file (--state) at a writable file.';
+  return new StateFileError(path, `State file ${path}: ${UNUSABLE[base]} (${(err as Error).message}). ${fix}`);
+}
+
+/**
  * Opened by the CLI (one per process) and shared by the pipeline, the delivery workers and
- * the `status`/`dlq` commands. Errors: the constructor throws when the file cannot be opened
- * or was written by an incompatible version (message says which file and what to do).
+ * the `status`/`dlq`/`check-state` commands. Errors: the constructor throws a
+ * {@link StateFileError} when the file cannot be opened, is not a (sound) state database, or was
+ * written by an incompatible version (the message says which file and what to do).
  */
 export class StateStore {
   readonly path: string;
@@ -113,8 +169,23 @@ export class StateStore {
 
   constructor(path: string) {
     this.path = path;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    let db: Database.Database | undefined;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      this.db = db = new Database(path);
+      this.stmts = this.open();
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        /* the original error says it */
+      }
+      throw stateFileError(path, err);
+    }
+  }
+
+  /** Sets the connection up and brings the schema up to date; returns the prepared statements. */
+  private open(): ReturnType<StateStore['prepare']> {
     // 16 KiB pages for a new file (an existing one keeps its size): queue rows are ~1.5 KB of
     // JSON each, and bigger pages cut the B-tree work per row (about 20% less CPU measured for
     // insert + read + delete of 51k such rows); must precede the switch to WAL
@@ -133,7 +204,7 @@ export class StateStore {
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.db.pragma(`wal_autocheckpoint = ${Math.max(1000, Math.round(WAL_AUTOCHECKPOINT_BYTES / pageSize))}`);
     this.migrate();
-    this.stmts = this.prepare();
+    return this.prepare();
   }
 
   private migrate(): void {
@@ -169,7 +240,8 @@ export class StateStore {
         this.db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(String(SCHEMA_VERSION), 'schema_version');
       }).immediate();
     } else if (Number(row.value) !== SCHEMA_VERSION) {
-      throw new Error(
+      throw new StateFileError(
+        this.path,
         `State file ${this.path} has schema version ${row.value}; this lkrg-siem expects ${SCHEMA_VERSION}. ` +
           'Use a new state_file or the lkrg-siem version that wrote it.',
       );
@@ -504,6 +576,65 @@ export class StateStore {
     const freed = (free - (this.db.pragma('freelist_count', { simple: true }) as number)) * pageSize;
     this.db.pragma('wal_checkpoint(PASSIVE)');
     return freed;
+  }
+
+  /**
+   * Checks the whole file for `lkrg-siem check-state`: SQLite's integrity check (reads every
+   * page), the positions' JSON, and what is queued and dead-lettered. Read-only; may take a while
+   * on a large file. Errors: SQLite errors other than the findings themselves propagate.
+   */
+  check(): StateCheck {
+    const integrity: string[] = [];
+    // each part on its own: a damaged page fails the queries that touch it, not the whole check
+    const part = <T>(what: string, fn: () => T, otherwise: T): T => {
+      try {
+        return fn();
+      } catch (e) {
+        integrity.push(`${what}: ${(e as Error).message}`);
+        return otherwise;
+      }
+    };
+    part('integrity check', () => {
+      for (const r of this.db.pragma('integrity_check') as { integrity_check: string }[]) if (r.integrity_check !== 'ok') integrity.push(r.integrity_check);
+    }, undefined);
+    const schemaVersion = part('schema version', () => Number((this.db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string }).value), NaN);
+    const positions = new Map<string, number>();
+    const badPositions: { sourceId: string; streamId: string; error: string }[] = [];
+    part('positions', () => {
+      for (const r of this.db.prepare('SELECT source_id, stream_id, position FROM positions').iterate() as Iterable<{ source_id: string; stream_id: string; position: string }>) {
+        positions.set(r.source_id, (positions.get(r.source_id) ?? 0) + 1);
+        try {
+          const v = JSON.parse(r.position) as unknown;
+          if (v === null || typeof v !== 'object') throw new Error('not a JSON object');
+        } catch (e) {
+          badPositions.push({ sourceId: r.source_id, streamId: r.stream_id, error: (e as Error).message });
+        }
+      }
+    }, undefined);
+    const queues = new Map<string, QueueStats>();
+    part('queues', () => {
+      for (const o of this.queuedOutputs().sort()) queues.set(o, this.queueStats(o));
+    }, undefined);
+    const deadLetters = part('dead letters', () => this.countDeadLetters(), { input: 0, delivery: new Map<string, number>() });
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    return {
+      integrity, schemaVersion, positions, badPositions, queues, deadLetters,
+      fileBytes: (this.db.pragma('page_count', { simple: true }) as number) * pageSize,
+      freeBytes: part('free pages', () => (this.db.pragma('freelist_count', { simple: true }) as number) * pageSize, 0),
+    };
+  }
+
+  /**
+   * Moves every queued event of output `from` to output `to` (an output renamed in the
+   * configuration), keeping order and retry state; returns how many. `lkrg-siem queue move`.
+   */
+  moveQueue(from: string, to: string): number {
+    return this.db.transaction(() => this.db.prepare('UPDATE queue SET output = ? WHERE output = ?').run(to, from).changes).immediate();
+  }
+
+  /** Drops every queued event of `output` (an output removed for good); returns how many. `lkrg-siem queue purge`. */
+  purgeQueue(output: string): number {
+    return this.db.transaction(() => this.db.prepare('DELETE FROM queue WHERE output = ?').run(output).changes).immediate();
   }
 
   close(): void {
