@@ -32,59 +32,54 @@ const LOGGER_NAME = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\
 
 /** Sources for `run`/`demo` config sections (already validated). */
 export function sourcesFromConfig(sections: readonly Record<string, unknown>[], includeNonLkrg: boolean): StatefulSource[] {
-  const common = { prefilter: mayBeLkrg, prefilterBytes: lkrgBytes, includeNonLkrg };
   return sections.map((s, i) => {
-    const stateId = (s.name as string | undefined) ?? `${s.type as string}:${i}`;
-    switch (s.type) {
-      case 'logger_store': {
-        let source: Source = createSource({
-          kind: 'logger-store', paths: [s.path as string], mode: s.mode as 'live' | 'replay', pollIntervalMs: s.poll_interval_ms as number,
-          rotatedFollowMax: s.rotated_follow_max as number, rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000, ...common,
-        });
-        const quiet = s.quiet_after_s as number;
-        if (s.mode === 'live' && quiet > 0) source = new QuietMonitor(source, { quietAfterMs: quiet * 1000 });
-        return { source, stateId };
-      }
-      case 'journald':
-        return {
-          source: createSource({
-            kind: 'journald',
-            mode: s.mode as 'live' | 'replay',
-            files: s.files as string[] | undefined,
-            directory: s.directory as string | undefined,
-            journalctlPath: s.journalctl_path as string,
-            ...common,
-          }),
-          stateId,
-        };
-      case 'journald_json':
-        // the text source reads `journalctl -o json` lines (auto shape, lines starting with `{`)
-        return { source: createSource({ kind: 'text', paths: s.paths as string[], input: 'auto', ...liveFileOptions(s), ...common }), stateId };
-      case 'text':
-        return {
-          source: createSource({
-            kind: 'text', paths: s.paths as string[], input: s.input as never, ...(s.year !== undefined ? { year: s.year as number } : {}), ...liveFileOptions(s), ...common,
-          }),
-          stateId,
-        };
-      case 'kafka':
-        return {
-          source: new KafkaSource({
-            section: s,
-            keyPath: `sources[${i}]`,
-            topics: s.topics as string[],
-            groupId: s.group_id as string,
-            startFrom: s.start_from as 'earliest' | 'latest',
-            input: s.input as TextShape,
-            sessionTimeoutMs: s.session_timeout_ms as number,
-            ...common,
-          }),
-          stateId,
-        };
-      default:
-        throw new ConfigError(`sources[${i}].type`, s.type, 'allowed types: logger_store, journald, journald_json, text, kafka');
-    }
+    let source = sourceFromSection(s, i, includeNonLkrg);
+    // a live source (kafka is always live) can notice a host whose LKRG went quiet
+    const quiet = (s.quiet_after_s as number | undefined) ?? 0;
+    if (quiet > 0 && s.mode !== 'replay') source = new QuietMonitor(source, { quietAfterMs: quiet * 1000 });
+    return { source, stateId: (s.name as string | undefined) ?? `${s.type as string}:${i}` };
   });
+}
+
+/** The source one validated config section describes. */
+function sourceFromSection(s: Record<string, unknown>, i: number, includeNonLkrg: boolean): Source {
+  const common = { prefilter: mayBeLkrg, prefilterBytes: lkrgBytes, includeNonLkrg };
+  switch (s.type) {
+    case 'logger_store':
+      return createSource({
+        kind: 'logger-store', paths: [s.path as string], mode: s.mode as 'live' | 'replay', pollIntervalMs: s.poll_interval_ms as number,
+        rotatedFollowMax: s.rotated_follow_max as number, rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000, ...common,
+      });
+    case 'journald':
+      return createSource({
+        kind: 'journald',
+        mode: s.mode as 'live' | 'replay',
+        files: s.files as string[] | undefined,
+        directory: s.directory as string | undefined,
+        journalctlPath: s.journalctl_path as string,
+        ...common,
+      });
+    case 'journald_json':
+      // the text source reads `journalctl -o json` lines (auto shape, lines starting with `{`)
+      return createSource({ kind: 'text', paths: s.paths as string[], input: 'auto', ...liveFileOptions(s), ...common });
+    case 'text':
+      return createSource({
+        kind: 'text', paths: s.paths as string[], input: s.input as never, ...(s.year !== undefined ? { year: s.year as number } : {}), ...liveFileOptions(s), ...common,
+      });
+    case 'kafka':
+      return new KafkaSource({
+        section: s,
+        keyPath: `sources[${i}]`,
+        topics: s.topics as string[],
+        groupId: s.group_id as string,
+        startFrom: s.start_from as 'earliest' | 'latest',
+        input: s.input as TextShape,
+        sessionTimeoutMs: s.session_timeout_ms as number,
+        ...common,
+      });
+    default:
+      throw new ConfigError(`sources[${i}].type`, s.type, 'allowed types: logger_store, journald, journald_json, text, kafka');
+  }
 }
 
 /** The text source options of a `text` / `journald_json` section's mode and live-file fields. */

@@ -10,12 +10,21 @@ import { outputVariants } from '../../outputs/output-registry.js';
 import { kafkaFields } from '../../outputs/kafka/index.js';
 export { deliveryFields } from './delivery-fields.js';
 
+/** `quiet_after_s` of every source that can run live. */
+const quietAfterField = {
+  kind: 'int',
+  desc: 'Live mode: report a host whose LKRG said nothing (no heartbeat, no alert) for this long, once per silence, as a `quiet` event; 0 = off. Above twice the LKRG heartbeat interval when heartbeats are on.',
+  default: 0,
+  min: 0,
+} as const satisfies FieldSpec;
+
 /** Fields of the file sources that can follow files (`text`, `journald_json`). */
 const liveFileFields = {
   mode: { kind: 'string', desc: 'replay reads every file once, rotated archives oldest first; live follows the files as they grow, across truncation and logrotate, and keeps reading a rotated file its writer still appends to (see Sources, following kernel-log files).', default: 'replay', enum: ['replay', 'live'] },
   poll_interval_ms: { kind: 'int', desc: 'Live mode: how often the paths are expanded again and the files checked for new data.', default: 500, min: 10 },
   rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per followed file still read after rename-and-create rotations (rsyslog keeps writing to the renamed file until it reopens it); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
   rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
+  quiet_after_s: quietAfterField,
 } as const satisfies Record<string, FieldSpec>;
 
 const sourceVariants = {
@@ -25,7 +34,7 @@ const sourceVariants = {
       path: { kind: 'string', desc: 'Store directory, e.g. /var/log/lkrg-logger.', required: true },
       mode: { kind: 'string', desc: 'live follows every file (also new ones); replay reads everything once, rotated archives included.', default: 'live', enum: ['live', 'replay'] },
       poll_interval_ms: { kind: 'int', desc: 'How often live mode looks for new data and new files.', default: 500, min: 10 },
-      quiet_after_s: { kind: 'int', desc: 'Live mode: report a host whose LKRG sent nothing for this long (0 = off).', default: 0, min: 0 },
+      quiet_after_s: quietAfterField,
       rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per client still read after rename-and-create rotations (lkrg-logger sessions keep appending to the file they opened); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
       rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
     },
@@ -37,6 +46,7 @@ const sourceVariants = {
       directory: { kind: 'string', desc: 'Journal directory (journalctl --directory).' },
       files: { kind: 'string_list', desc: 'Journal files (journalctl --file).' },
       journalctl_path: { kind: 'string', desc: 'journalctl binary.', default: 'journalctl' },
+      quiet_after_s: quietAfterField,
     },
   },
   journald_json: {
@@ -143,6 +153,11 @@ export function validateConfig(raw: unknown): ForwarderConfig {
     const name = outputName(o);
     if (names.has(name)) errors.push(new ConfigError(`outputs[${i}].name`, name, 'output names must be unique; give each output its own name'));
     names.add(name);
+  });
+  cfg.sources.forEach((src, i) => {
+    if ((src.quiet_after_s as number | undefined ?? 0) > 0 && src.mode === 'replay') {
+      errors.push(new ConfigError(`sources[${i}].quiet_after_s`, src.quiet_after_s, 'only a live source can notice a quiet LKRG; set mode: live, or remove quiet_after_s'));
+    }
   });
   const listen = cfg.metrics?.listen;
   if (listen !== undefined && Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535) {

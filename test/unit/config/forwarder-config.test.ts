@@ -50,6 +50,24 @@ describe('forwarder configuration', () => {
     expect(errorsOf({ ...minimal, sources: [{ type: 'text', paths: ['/x'], mode: 'follow' }] })).toEqual(['sources[0].mode: "follow" is not valid: allowed values: replay, live']);
   });
 
+  it('quiet_after_s: the live file and journal sources take it and get the quiet monitor; replay and kafka refuse it', () => {
+    const cfg = validateConfig({
+      ...minimal,
+      sources: [
+        { type: 'journald', quiet_after_s: 900 },
+        { type: 'text', paths: ['/x'], mode: 'live', quiet_after_s: 900 },
+        { type: 'logger_store', path: '/s', quiet_after_s: 900 },
+        { type: 'journald' },
+      ],
+    });
+    const built = sourcesFromConfig(cfg.sources, false).map((x) => x.source.constructor.name);
+    expect(built).toEqual(['QuietMonitor', 'QuietMonitor', 'QuietMonitor', 'JournaldSource']);
+    expect(errorsOf({ ...minimal, sources: [{ type: 'journald', mode: 'replay', directory: '/j', quiet_after_s: 60 }] })).toEqual([
+      'sources[0].quiet_after_s: 60 is not valid: only a live source can notice a quiet LKRG; set mode: live, or remove quiet_after_s',
+    ]);
+    expect(errorsOf({ ...minimal, sources: [{ type: 'kafka', brokers: ['b:9092'], topics: ['k'], quiet_after_s: 60 }] })[0]).toMatch(/^sources\[0\]\.quiet_after_s: 60 is not valid: unknown key/);
+  });
+
   it('names the key, the bad value and the fix for every error at once', () => {
     const msgs = errorsOf({
       sources: [{ type: 'logger_store', path: '/x', mode: 'tail' }, { type: 'syslogd' }],
