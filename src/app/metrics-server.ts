@@ -86,6 +86,7 @@ export function renderMetrics(src: MetricsSources, nowMs = Date.now()): string {
 
   const outputs = src.workers.map((x) => x.name);
   w.family('lkrg_siem_output_events_total', 'counter', 'Events per output and outcome (all runs of this state file); retried counts attempts.', outputs.flatMap((o) => OUTCOMES.map((k): Sample => [{ output: o, outcome: k }, counters.get(o)?.get(k) ?? 0])));
+  w.family('lkrg_siem_source_up', 'gauge', '1 while the source reads its input, 0 while it reports a problem (see /health for which).', [...src.summary.sourceHealth].map(([id, h]): Sample => [{ source: id }, h ? 0 : 1]));
   w.family('lkrg_siem_output_up', 'gauge', '1 when the output is delivering (running), else 0 (starting, halted by a configuration error, stopped).', src.workers.map((x): Sample => [{ output: x.name }, x.status.state === 'running' ? 1 : 0]));
   w.family('lkrg_siem_output_state', 'gauge', 'The state of each output: 1 for the current one.', src.workers.flatMap((x) => STATES.map((s): Sample => [{ output: x.name, state: s }, x.status.state === s ? 1 : 0])));
   w.family('lkrg_siem_output_queue_events', 'gauge', 'Events waiting in the output\'s durable queue.', src.workers.map((x): Sample => [{ output: x.name }, Math.max(0, x.depth().events)]));
@@ -134,11 +135,18 @@ function failing(x: Delivery): boolean {
 
 /**
  * The /health answer: 200 `ok` when every output is running and its latest request did not
- * fail; else 503 `degraded`, and the body says which output is not (state, failing, last error).
+ * fail, and no source reports a problem (SourceContext.health); else 503 `degraded`, and the
+ * body says which output is not (state, failing, last error) and which source has what problem
+ * since when.
  */
 export function renderHealth(src: MetricsSources, nowMs = Date.now()): { status: number; body: string } {
   const outputs: Record<string, Record<string, unknown>> = {};
+  const sources: Record<string, Record<string, unknown>> = {};
   let ok = true;
+  for (const [id, h] of src.summary.sourceHealth) {
+    if (h) ok = false;
+    sources[id] = h ? { reading: false, problem: h.problem, since: new Date(h.since).toISOString() } : { reading: true };
+  }
   for (const x of src.workers) {
     const bad = failing(x);
     if (x.status.state !== 'running' || bad) ok = false;
@@ -152,7 +160,7 @@ export function renderHealth(src: MetricsSources, nowMs = Date.now()): { status:
       ...(x.status.lastError !== undefined ? { last_error: x.status.lastError, last_error_at: new Date(x.status.lastErrorAt ?? 0).toISOString() } : {}),
     };
   }
-  return { status: ok ? 200 : 503, body: JSON.stringify({ status: ok ? 'ok' : 'degraded', outputs }) + '\n' };
+  return { status: ok ? 200 : 503, body: JSON.stringify({ status: ok ? 'ok' : 'degraded', sources, outputs }) + '\n' };
 }
 
 /**

@@ -174,6 +174,13 @@ export interface SourceContext {
    * the series. Optional: absent when nothing serves metrics (parse, tests).
    */
   readonly gauge?: (family: SourceGaugeFamily, labels: Readonly<Record<string, string>>, value: number | null) => void;
+  /**
+   * Reports a condition that keeps the source from reading its input (journalctl keeps exiting,
+   * the store directory is missing, no file matches the paths, the Kafka consumer restarts), or
+   * null once it reads again. While a problem is set, `/health` answers 503 naming the source and
+   * `lkrg_siem_source_up` is 0. Optional: absent in `parse` and in tests.
+   */
+  readonly health?: (problem: string | null) => void;
 }
 
 /** Gauges a source can set through {@link SourceContext.gauge}. */

@@ -104,7 +104,9 @@ async function runSource(
   const assembler = opts.makeAssembler();
   const positions = opts.store.loadPositions(stateId);
   const gauge = opts.sourceGauges ? (f: SourceGaugeFamily, labels: Readonly<Record<string, string>>, v: number | null) => summary.setGauge(f, labels, v) : undefined;
-  const iterable = source.read({ positions, signal: opts.signal, log: opts.log, ...(gauge ? { gauge } : {}) });
+  summary.setSourceProblem(stateId, null);
+  const health = (problem: string | null): void => summary.setSourceProblem(stateId, problem);
+  const iterable = source.read({ positions, signal: opts.signal, log: opts.log, health, ...(gauge ? { gauge } : {}) });
   for await (const batch of iterable) {
     await waitForRoom(opts);
     processBatch(batch, stateId, assembler, opts, summary, progress);

@@ -31,6 +31,15 @@ export class RunSummary {
   /** Source gauges by family, then by their labels in a stable order (SourceContext.gauge). */
   readonly sourceGauges = new Map<SourceGaugeFamily, Map<string, { readonly labels: Readonly<Record<string, string>>; value: number }>>();
 
+  /** Per source (state id): the problem it reported, since when (ms), or null while it reads. */
+  readonly sourceHealth = new Map<string, { problem: string; since: number } | null>();
+
+  /** Sets or clears a source's problem; called through SourceContext.health. */
+  setSourceProblem(source: string, problem: string | null, now = Date.now()): void {
+    const cur = this.sourceHealth.get(source);
+    this.sourceHealth.set(source, problem === null ? null : { problem, since: cur ? cur.since : now });
+  }
+
   /** Sets (or with null removes) one source gauge; called through SourceContext.gauge. */
   setGauge(family: SourceGaugeFamily, labels: Readonly<Record<string, string>>, value: number | null): void {
     const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));

@@ -131,6 +131,8 @@ export class JournaldSource implements Source {
       const pos = (): Record<string, SourcePosition> => (cursor ? { [this.streamId]: { cursor } } : {});
       for (;;) {
         const chunk = await q.next(checkpointMs);
+        // running for a checkpoint period, or printing: journalctl reads the journal
+        if (chunk !== null && live) ctx.health?.(null);
         if (chunk === 'timeout' || chunk === null) {
           if (b.pending() || cursor !== yieldedCursor) {
             yieldedCursor = cursor;
@@ -186,6 +188,7 @@ export class JournaldSource implements Source {
         return;
       }
       const why = `journalctl exited with status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`;
+      ctx.health?.(`${why}; restarted with backoff`);
       if (!logged.has(why)) {
         logged.add(why);
         ctx.log('warn', `${why}; restarting it${cursor ? ' after the last cursor' : ''}`);

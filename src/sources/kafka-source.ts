@@ -139,7 +139,10 @@ export class KafkaSource implements Source {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart) deliver(new SourceError(`${where}: the consumer stopped: ${e.payload.error.message}`));
-      else ctx.log('warn', `${where}: ${e.payload.error.message}; the consumer restarts`);
+      else {
+        ctx.log('warn', `${where}: ${e.payload.error.message}; the consumer restarts`);
+        ctx.health?.(`${where}: ${e.payload.error.message}; the consumer restarts`);
+      }
     });
 
     // per partition: the last offset whose events the pipeline committed (the saved positions,
@@ -175,6 +178,7 @@ export class KafkaSource implements Source {
     const assigned = new Map<string, number[]>();
     const lagShown = new Map<string, Readonly<Record<string, string>>>();
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      ctx.health?.(null); // in the group again, with partitions to read
       assigned.clear();
       for (const [t, ps] of Object.entries(e.payload.memberAssignment)) assigned.set(t, [...ps]);
       void pollLag();

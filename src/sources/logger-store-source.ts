@@ -202,9 +202,14 @@ export class LoggerStoreSource implements Source {
       try {
         clients = await this.clients(true);
         warnedMissing = false;
+        // live mode skips a store directory that does not exist (yet): say so on /health
+        const missing: string[] = [];
+        for (const p of this.opts.paths) if (!(await stat(p).then(() => true, () => false))) missing.push(p);
+        ctx.health?.(missing.length > 0 ? `${missing.join(', ')}: no such store directory (yet); nothing is read from it` : null);
       } catch (e) {
         if (!warnedMissing) ctx.log('warn', `logger store: ${(e as Error).message}`);
         warnedMissing = true;
+        ctx.health?.(`logger store: ${(e as Error).message}`);
       }
       for (const c of clients) {
         const live = c.files.find((f) => f.rot.n === 0 && !f.rot.date && !f.rot.gz);

@@ -283,10 +283,16 @@ export class TextSource implements Source {
       let files: Awaited<ReturnType<TextSource['files']>> = [];
       try {
         files = await this.files(false);
+        // nothing to follow: a typo in a path or pattern would otherwise forward nothing, silently
+        const problem = files.length === 0 && tails.size === 0 ? `no file matches ${this.opts.paths.join(', ')} (yet); nothing is read` : null;
+        if (problem !== null && !warned.has(problem)) ctx.log('warn', `text source: ${problem}`);
+        if (problem !== null) warned.add(problem);
+        ctx.health?.(problem);
       } catch (e) {
         const msg = (e as Error).message;
         if (!warned.has(msg)) ctx.log('warn', `text source: ${msg}`);
         warned.add(msg);
+        ctx.health?.(`text source: ${msg}`);
       }
       for (const f of files) {
         // archives and rotated names are history (replay them); the live names are followed

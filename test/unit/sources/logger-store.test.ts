@@ -221,6 +221,26 @@ describe('logger store live', () => {
     await s.stop();
   });
 
+  it('reports a store directory that does not exist (yet) as a source problem, and clears it once it does', async () => {
+    const d = path.join(fresh(), 'store-later');
+    const problems: (string | null)[] = [];
+    const ac = new AbortController();
+    const src = createSource({ kind: 'logger-store', paths: [d], mode: 'live', pollIntervalMs: 20 });
+    const got: RawRecord[] = [];
+    const done = (async () => {
+      for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => {}, health: (p) => problems.push(p) })) got.push(...b.records);
+    })();
+    for (let i = 0; i < 100 && problems.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(problems[0]).toBe(`${d}: no such store directory (yet); nothing is read from it`);
+    mkdirSync(d);
+    writeFileSync(path.join(d, '10.9.9.1'), LINES.slice(0, 1).join('\n') + '\n');
+    for (let i = 0; i < 200 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await done;
+    expect(got).toHaveLength(1);
+    expect(problems[problems.length - 1]).toBeNull();
+  });
+
   it('a rewrite in place between the size check and the read loses nothing (the head is checked after each read)', async () => {
     const d = fresh();
     const f = path.join(d, '10.6.6.6');
