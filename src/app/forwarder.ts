@@ -72,7 +72,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       const type = outputType(cfg.type as string);
       if (!type) throw new ConfigError(`outputs[${i}].type`, cfg.type, 'unknown output type');
       const name = outputName(cfg);
-      const filter = EventFilter.fromConfig(cfg.filter);
+      const filter = EventFilter.fromConfig(cfg.filter, `outputs[${i}].filter`);
       if (filter) filters.set(name, filter);
       if (type.kind === 'sink') sinks.push(type.createSink!(cfg, name));
       else if (threaded) {

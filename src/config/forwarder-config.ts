@@ -8,6 +8,7 @@ import { ConfigError } from '../core/types.js';
 import { applySpec, ConfigErrors, redact, type ConfigObject, type FieldSpec } from './config-spec.js';
 import { outputVariants } from '../../outputs/output-registry.js';
 import { kafkaFields } from '../../outputs/kafka/index.js';
+import { EventFilter } from '../pipeline/event-filter.js';
 export { deliveryFields } from './delivery-fields.js';
 
 /** `quiet_after_s` of every source that can run live. */
@@ -153,6 +154,12 @@ export function validateConfig(raw: unknown): ForwarderConfig {
     const name = outputName(o);
     if (names.has(name)) errors.push(new ConfigError(`outputs[${i}].name`, name, 'output names must be unique; give each output its own name'));
     names.add(name);
+    try {
+      EventFilter.fromConfig(o.filter, `outputs[${i}].filter`); // since/until: real times, in order
+    } catch (e) {
+      if (e instanceof ConfigError) errors.push(e);
+      else throw e;
+    }
   });
   cfg.sources.forEach((src, i) => {
     if ((src.quiet_after_s as number | undefined ?? 0) > 0 && src.mode === 'replay') {

@@ -193,6 +193,42 @@ describe('lkrg-siem CLI', () => {
     }
   });
 
+  it('replay --since/--until: only the events of the window reach the outputs, the rest count as filtered; bad times are named', async () => {
+    const store = join(repoRoot, 'test', 'fixtures', 'demo', 'lkrg-logger');
+    const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-window-'));
+    try {
+      type Doc = { '@timestamp': string; event: { id: string } };
+      const read = (f: string): Doc[] => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Doc);
+      const full = await runCli(['replay', store, '--output', `file:${join(d, 'all.ndjson')}`, '--state', join(d, 'a.db'), '--no-progress']);
+      expect(full.code, full.stderr).toBe(0);
+      const all = read(join(d, 'all.ndjson'));
+      const times = all.map((x) => x['@timestamp']).sort();
+      // a window over the middle half of the events, bounds given at whole seconds with a zone
+      const since = `${times[Math.floor(times.length / 4)]!.slice(0, 19)}Z`;
+      const until = `${times[Math.floor((times.length * 3) / 4)]!.slice(0, 19)}+00:00`;
+      const inWindow = all.filter((x) => x['@timestamp'].slice(0, 19) >= since.slice(0, 19) && x['@timestamp'].slice(0, 19) < until.slice(0, 19));
+      expect(inWindow.length).toBeGreaterThan(5);
+      expect(inWindow.length).toBeLessThan(all.length);
+      const win = await runCli(['replay', store, '--since', since, '--until', until, '--output', `file:${join(d, 'win.ndjson')}`, '--output', 'stdout', '--state', join(d, 'w.db'), '--no-progress']);
+      expect(win.code, win.stderr).toBe(0);
+      expect(read(join(d, 'win.ndjson')).map((x) => x.event.id)).toEqual(inWindow.map((x) => x.event.id));
+      expect(win.stdout.trim().split('\n')).toHaveLength(inWindow.length);
+      expect(win.stderr).toContain(`left out by its filter ${all.length - inWindow.length}`);
+      // a date alone is midnight UTC: a window of whole days around everything passes everything
+      const days = await runCli(['replay', store, '--since', times[0]!.slice(0, 10), '--until', '2999-01-01', '--output', `file:${join(d, 'days.ndjson')}`, '--state', join(d, 'd.db'), '--no-progress']);
+      expect(read(join(d, 'days.ndjson'))).toHaveLength(all.length);
+      const bad = await runCli(['replay', store, '--since', 'yesterday', '--state', join(d, 'b.db')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--since: "yesterday" is not valid: an RFC 3339 time such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01 (UTC unless a zone is given)');
+      const backwards = await runCli(['replay', store, '--since', '2026-11-02', '--until', '2026-11-01', '--state', join(d, 'b.db')]);
+      expect(backwards.code).toBe(2);
+      expect(backwards.stderr).toContain('--since/--until.until: "2026-11-01" is not valid: must be later than since (2026-11-02)');
+      expect(days.code).toBe(0);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('run: SIGHUP (a logrotate postrotate script, a hangup) is logged and ignored; SIGTERM stops it with exit 0', async () => {
     const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-hup-'));
     const store = join(d, 'store');
