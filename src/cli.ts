@@ -219,6 +219,8 @@ async function cmdRun(f: Flags): Promise<number> {
     includeNonLkrg: cfg.include_non_lkrg,
     namespace: cfg.namespace,
     keepOriginal: cfg.keep_original,
+    tags: cfg.tags,
+    labels: cfg.labels,
     drainQueues: cfg.sources.every((s) => s.mode === 'replay'),
     shutdownTimeoutMs: cfg.shutdown_timeout_ms,
     signal,

@@ -25,6 +25,9 @@ export interface RunOptions {
   readonly includeNonLkrg: boolean;
   readonly namespace: string;
   readonly keepOriginal: boolean;
+  /** Config `tags` / `labels`: added to every ECS document. */
+  readonly tags?: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
   /** Replay: wait until every queued output drained before returning. */
   readonly drainQueues: boolean;
   readonly shutdownTimeoutMs: number;
@@ -100,7 +103,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
     // for a run with a corrected section (the other outputs deliver theirs as usual).
     const threadFailed = new AbortController();
     for (const r of readies) r.catch((err: unknown) => threadFailed.abort(err));
-    const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal });
+    const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal, tags: opts.tags, labels: opts.labels });
     const makeAssembler = (): EventAssembler => new EventAssembler({ includeNonLkrg: opts.includeNonLkrg });
     makeAssembler(); // loads the catalog now, while the threads start
     if (threadFailed.signal.aborted) await Promise.all(readies);

@@ -17,10 +17,17 @@ export type EcsJsonNormalizer = EventNormalizer;
  * `toEcsJson(event)` (= toJson(toEcs(event)), several times cheaper). Called once per run by
  * the forwarder (and the bench). Throws MappingError when the shipped mapping tables are broken.
  */
-export function createNormalizer(opts: { namespace: string; keepOriginal: boolean }): EcsJsonNormalizer {
+export function createNormalizer(opts: {
+  namespace: string;
+  keepOriginal: boolean;
+  tags?: readonly string[] | undefined;
+  labels?: Readonly<Record<string, string>> | undefined;
+}): EcsJsonNormalizer {
   const n = new Normalizer({
     namespace: opts.namespace,
     keepOriginal: opts.keepOriginal,
+    ...(opts.tags ? { tags: opts.tags } : {}),
+    ...(opts.labels ? { labels: opts.labels } : {}),
     agent: { type: 'lkrg-siem', name: hostname(), version: VERSION },
   });
   return {

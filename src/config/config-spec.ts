@@ -10,7 +10,8 @@ export type FieldSpec =
   | { kind: 'string'; desc: string; default?: string; required?: boolean; enum?: readonly string[]; secret?: boolean; pattern?: RegExp; patternHint?: string }
   | { kind: 'int'; desc: string; default?: number; required?: boolean; min?: number; max?: number }
   | { kind: 'bool'; desc: string; default?: boolean; required?: boolean }
-  | { kind: 'string_list'; desc: string; default?: readonly string[]; required?: boolean; minItems?: number; enum?: readonly string[] }
+  | { kind: 'string_list'; desc: string; default?: readonly string[]; required?: boolean; minItems?: number; enum?: readonly string[]; pattern?: RegExp; patternHint?: string }
+  | { kind: 'string_map'; desc: string; required?: boolean; keyPattern: RegExp; keyHint: string; maxValueLength?: number }
   | { kind: 'object'; desc: string; fields: Readonly<Record<string, FieldSpec>>; required?: boolean }
   | { kind: 'list'; desc: string; of: ObjectUnionSpec | Readonly<Record<string, FieldSpec>>; required?: boolean; minItems?: number }
   | { kind: 'any'; desc: string; required?: boolean };
@@ -134,7 +135,26 @@ function checkField(spec: FieldSpec, v: unknown, path: string, errors: ConfigErr
         errors.push(new ConfigError(join(path, bad), arr[bad], `allowed values: ${spec.enum!.join(', ')}`));
         return undefined;
       }
+      const unlike = spec.pattern ? arr.findIndex((x) => !spec.pattern!.test(x)) : -1;
+      if (unlike >= 0) {
+        errors.push(new ConfigError(join(path, unlike), arr[unlike], spec.patternHint ?? `must match ${spec.pattern}`));
+        return undefined;
+      }
       return arr;
+    }
+    case 'string_map': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        errors.push(new ConfigError(path, v, 'expected a map of names to text, e.g. { env: production }'));
+        return undefined;
+      }
+      const out: Record<string, string> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (!spec.keyPattern.test(k)) errors.push(new ConfigError(join(path, k), k, spec.keyHint));
+        else if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') errors.push(new ConfigError(join(path, k), x, 'expected text'));
+        else if (spec.maxValueLength !== undefined && String(x).length > spec.maxValueLength) errors.push(new ConfigError(join(path, k), x, `at most ${spec.maxValueLength} characters`));
+        else out[k] = String(x);
+      }
+      return out;
     }
     case 'object':
       return checkObject(spec.fields, v, path, errors);

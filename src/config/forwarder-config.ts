@@ -93,6 +93,8 @@ export const forwarderSpec: Readonly<Record<string, FieldSpec>> = {
   include_non_lkrg: { kind: 'bool', desc: 'Forward non-LKRG kernel lines as plain kernel events too.', default: false },
   namespace: { kind: 'string', desc: 'data_stream.namespace of every event.', default: 'default', pattern: /^[a-z0-9_]{1,100}$/, patternHint: 'lower-case letters, digits and _ only (Elasticsearch data stream rules)' },
   keep_original: { kind: 'bool', desc: 'Keep the exact input line in event.original.', default: true },
+  tags: { kind: 'string_list', desc: 'Added to the tags of every event (after the mapping own), e.g. [site-fra1]; CEF carries them in cs6 (tags) too.', pattern: /^[^\u0000-\u001f]{1,128}$/, patternHint: '1-128 characters, no control characters' },
+  labels: { kind: 'string_map', desc: 'Added to the labels of every ECS document, e.g. { env: production, site: fra1 }: where the events come from. A label the record carries itself (a caller id) wins on a clash. ECS outputs only (CEF has no place for them).', keyPattern: /^[a-z0-9_]{1,64}$/, keyHint: 'label names are lower-case letters, digits and _ (no dots: Elasticsearch would read them as objects)', maxValueLength: 1024 },
   sources: { kind: 'list', desc: 'Where kernel messages come from.', of: { discriminator: 'type', variants: sourceVariants }, required: true, minItems: 1 },
   outputs: { kind: 'list', desc: 'Where events go; each output delivers independently.', of: { discriminator: 'type', variants: outputVariants() }, required: true, minItems: 1 },
   shutdown_timeout_ms: { kind: 'int', desc: 'On SIGTERM/SIGINT: how long outputs may flush before the rest stays queued for the next start.', default: 10_000, min: 0 },
@@ -111,6 +113,8 @@ export interface ForwarderConfig {
   readonly include_non_lkrg: boolean;
   readonly namespace: string;
   readonly keep_original: boolean;
+  readonly tags?: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
   readonly sources: readonly ConfigObject[];
   readonly outputs: readonly ConfigObject[];
   readonly shutdown_timeout_ms: number;

@@ -23,7 +23,7 @@
 import type { EcsDocument } from '../core/output.js';
 import type { LkrgEvent } from '../core/types.js';
 import { ecsToJson } from './ecs-json.js';
-import { DocParts, NUM_RE, createdOf, flatString, isInt, isWeakening, labelsOf, renderText, setPath, timestampOf, type HostPart } from './ecs-parts.js';
+import { DocParts, NUM_RE, createdOf, flatString, isInt, isWeakening, renderText, setPath, timestampOf, type HostPart } from './ecs-parts.js';
 import type { Classification, CompiledMappings, FieldRow, SpecialPlan, TemplatePlan } from './mapping-loader.js';
 
 // Slot kinds. Q: the segments around the slot hold the quotes, the value is escaped string
@@ -199,7 +199,7 @@ export class EcsJsonWriter {
 
     // the shape key
     const hp = this.parts.hostPart(rec.host);
-    const labels = rec.extra ? labelsOf(rec.extra) : undefined;
+    const labels = this.parts.labels(rec);
     let bits = (sw === undefined ? 0 : sw ? 2 : 1) | (dataset ? 4 : 0) | (rec.seq !== undefined ? 8 : 0) |
       (hp.relatedHosts ? 16 : 0) | (hp.relatedIp ? 32 : 0) | (labels ? 64 : 0);
     if (entry.route !== ROUTE_KERNEL) {
@@ -397,7 +397,7 @@ export class EcsJsonWriter {
     const log = this.slot(S_LOG);
     doc.log = log;
     doc.data_stream = alert ? parts.dsAlert : parts.dsLog;
-    doc.tags = cls.tags;
+    doc.tags = this.parts.tags(cls.tags);
     const labels = hasLabels ? this.slot(S_LABELS) : undefined;
     if (labels) doc.labels = labels;
     doc.lkrg = lkrg;
@@ -471,7 +471,7 @@ export class EcsJsonWriter {
       agent: parts.agent,
       log: this.slot(S_LOG),
       data_stream: parts.dsLog,
-      tags: cls.tags,
+      tags: parts.tags(cls.tags),
     };
     if (hasLabels) doc.labels = this.slot(S_LABELS);
     if (hp.relatedHosts || hp.relatedIp) {

@@ -9,7 +9,7 @@ import type { EcsDocument } from '../core/output.js';
 import type { LkrgEvent, RawRecord } from '../core/types.js';
 import { EcsJsonWriter } from './ecs-json-writer.js';
 import {
-  DocParts, createdOf, getPath, isInt, isWeakening, labelsOf, renderText, setPath, timestampOf, writeField,
+  DocParts, createdOf, getPath, isInt, isWeakening, renderText, setPath, timestampOf, writeField,
   type EcsNormalizerOptions, type HostPart,
 } from './ecs-parts.js';
 import type { Classification, CompiledMappings, SpecialPlan, TemplatePlan } from './mapping-loader.js';
@@ -189,8 +189,8 @@ export class EcsNormalizer {
     if (!special && plan!.threat && settingWeakened !== false) doc.threat = plan!.threat;
     doc.log = this.log(rec, plan ? plan.printkLevel : p.level === 'ALERT' ? 2 : undefined);
     doc.data_stream = dataset === 'lkrg.alert' ? this.dsAlert : this.dsLog;
-    doc.tags = cls.tags;
-    const labels = rec.extra ? labelsOf(rec.extra) : undefined;
+    doc.tags = this.parts.tags(cls.tags);
+    const labels = this.parts.labels(rec);
     if (labels) doc.labels = labels;
     doc.lkrg = lkrg;
 
@@ -262,9 +262,9 @@ export class EcsNormalizer {
       agent: this.agent,
       log: this.log(rec, undefined),
       data_stream: this.dsLog,
-      tags: cls.tags,
+      tags: this.parts.tags(cls.tags),
     };
-    const labels = rec.extra ? labelsOf(rec.extra) : undefined;
+    const labels = this.parts.labels(rec);
     if (labels) doc.labels = labels;
     if (hp.relatedHosts || hp.relatedIp) {
       const related: Record<string, unknown> = {};
@@ -309,9 +309,11 @@ export class EcsNormalizer {
       agent: this.agent,
       rule: { id: plan.ruleId!, name: plan.ruleName!, ruleset: 'lkrg-siem' },
       data_stream: this.dsLog,
-      tags: cls.tags,
-      lkrg: { notice },
+      tags: this.parts.tags(cls.tags),
     };
+    const labels = this.parts.labels(rec);
+    if (labels) doc.labels = labels;
+    doc.lkrg = { notice };
     if (hp.relatedHosts || hp.relatedIp) {
       const related: Record<string, unknown> = {};
       if (hp.relatedHosts) related.hosts = hp.relatedHosts;

@@ -24,6 +24,13 @@ export interface EcsNormalizerOptions {
   readonly agent: AgentInfo;
   /** Keep the exact input line(s) in event.original (default true). */
   readonly keepOriginal?: boolean;
+  /** Tags added to every document's `tags`, after the mapping's own (config `tags`). */
+  readonly tags?: readonly string[];
+  /**
+   * Labels added to every document's `labels` (config `labels`: where the events come from,
+   * such as a site or an environment); a label the record carries itself wins on a clash.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** A long field value: what `type: long` field rows accept (anything else stays text). Used by both encoders. */
@@ -241,6 +248,9 @@ export class DocParts {
   private lastLogKey = -1;
   private lastLogPart: LogPart | undefined;
   private readonly os = Object.freeze({ type: 'linux' });
+  private readonly extraTags: readonly string[];
+  private readonly tagCache = new Map<readonly string[], readonly string[]>();
+  private readonly staticLabels: Readonly<Record<string, string>> | undefined;
 
   constructor(
     private readonly m: CompiledMappings,
@@ -257,6 +267,30 @@ export class DocParts {
     this.dsAlert = Object.freeze({ type: 'logs', dataset: 'lkrg.alert', namespace: ns });
     this.dsLog = Object.freeze({ type: 'logs', dataset: 'lkrg.log', namespace: ns });
     this.keepOriginal = opts.keepOriginal ?? true;
+    this.extraTags = opts.tags ?? [];
+    this.staticLabels = opts.labels && Object.keys(opts.labels).length > 0 ? Object.freeze({ ...opts.labels }) : undefined;
+  }
+
+  /**
+   * `tags` of a document: the classification's, then the configured ones (each once). The same
+   * frozen array for the same classification, so its JSON stays cacheable. Used by both encoders.
+   */
+  tags(clsTags: readonly string[]): readonly string[] {
+    if (this.extraTags.length === 0) return clsTags;
+    let t = this.tagCache.get(clsTags);
+    if (t === undefined) this.tagCache.set(clsTags, (t = Object.freeze([...new Set([...clsTags, ...this.extraTags])])));
+    return t;
+  }
+
+  /**
+   * `labels` of a record's document: the configured labels, then the record's own extra
+   * container fields (labelsOf), which win on a clash; undefined when there are none. Used by
+   * both encoders; never throws.
+   */
+  labels(rec: RawRecord): Readonly<Record<string, string>> | undefined {
+    const own = rec.extra ? labelsOf(rec.extra) : undefined;
+    if (this.staticLabels === undefined) return own;
+    return own ? { ...this.staticLabels, ...own } : this.staticLabels;
   }
 
   /**

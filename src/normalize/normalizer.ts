@@ -23,6 +23,10 @@ export interface NormalizerOptions {
   readonly keepOriginal?: boolean;
   /** Mapping tables to use instead of the shipped ones (tests, custom mappings directory). */
   readonly mappings?: MappingSources | CompiledMappings;
+  /** Config `tags`: added to every ECS document's tags. */
+  readonly tags?: readonly string[];
+  /** Config `labels`: added to every ECS document's labels (the record's own win on a clash). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 let shared: CompiledMappings | undefined;

@@ -229,6 +229,45 @@ describe('lkrg-siem CLI', () => {
     }
   });
 
+  it('run: configured tags and labels are on every ECS document (tags also in CEF); a bad label name is named', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-labels-'));
+    try {
+      const cfg = join(d, 'cfg.yaml');
+      writeFileSync(cfg, [
+        `state_file: ${join(d, 'state.db')}`,
+        'tags: [site-fra1, soc-tier1]',
+        'labels: { env: production, site: fra1 }',
+        'sources:',
+        `  - { type: logger_store, path: ${join(repoRoot, 'test', 'fixtures', 'demo', 'lkrg-logger')}, mode: replay }`,
+        'outputs:',
+        `  - { type: file, path: ${join(d, 'ecs.ndjson')} }`,
+        `  - { type: file, name: cef, format: cef, path: ${join(d, 'lkrg.cef')} }`,
+        '',
+      ].join('\n'));
+      const r = await runCli(['run', '--config', cfg]);
+      expect(r.code, r.stderr).toBe(0);
+      const docs = readFileSync(join(d, 'ecs.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tags: string[]; labels: Record<string, string>; event: { dataset: string } });
+      expect(docs.length).toBeGreaterThan(20);
+      for (const x of docs) {
+        expect(x.tags.slice(-2)).toEqual(['site-fra1', 'soc-tier1']);
+        expect(x.labels).toMatchObject({ env: 'production', site: 'fra1' });
+      }
+      // CEF carries the tags (cs6 tags), not the labels
+      const cef = readFileSync(join(d, 'lkrg.cef'), 'utf8');
+      expect(cef).toContain('cs6Label=tags cs6=lkrg,site-fra1,soc-tier1');
+      expect(cef).not.toContain('production');
+      const shown = await runCli(['check-config', cfg]);
+      expect(shown.stdout).toContain('env: production');
+      const bad = join(d, 'bad.yaml');
+      writeFileSync(bad, readFileSync(cfg, 'utf8').replace('env: production', '"data.center": x'));
+      const c = await runCli(['check-config', bad]);
+      expect(c.code).toBe(2);
+      expect(c.stderr).toContain('labels.data.center: "data.center" is not valid: label names are lower-case letters, digits and _');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('run: SIGHUP (a logrotate postrotate script, a hangup) is logged and ignored; SIGTERM stops it with exit 0', async () => {
     const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-hup-'));
     const store = join(d, 'store');

@@ -22,6 +22,8 @@ const VARIANTS: NormalizerOptions[] = [
   { agent: AGENT, keepOriginal: false },
   { agent: { type: 'lkrg-siem', name: 'c"2\\\u2028', ephemeralId: 'e1' }, namespace: 'prod' },
   { agent: { type: 'lkrg-siem' }, namespace: 'ns"\u0000\ud800', keepOriginal: false },
+  // configured tags (one the mappings give too) and labels (one clashing with a container field's label)
+  { agent: AGENT, tags: ['site-fra1', 'lkrg', 'x"\u2028'], labels: { env: 'prod"\n\\', field: 'configured', callerid: 'c' } },
 ];
 const normalizers = VARIANTS.map((o) => new Normalizer(o));
 
@@ -272,7 +274,8 @@ describe('toEcsJson property tests', () => {
         fc.array(fc.tuple(fc.constantFrom('expected', 'actual', 'pid', 'process_name'), hostile), { minLength: 1, maxLength: 4 }),
         fc.boolean(),
         fc.option(fc.dictionary(fc.string({ maxLength: 3 }), hostile, { minKeys: 1, maxKeys: 2 }), { nil: undefined }),
-        (rowLists, sets, fieldList, keepOriginal, extra) => {
+        fc.boolean(),
+        (rowLists, sets, fieldList, keepOriginal, extra, configured) => {
           const names = ['expected', 'actual', 'pid', 'process_name'];
           const plan: TemplatePlan = {
             ...base,
@@ -280,7 +283,7 @@ describe('toEcsJson property tests', () => {
             setRows: sets.map(([path, value]) => ({ path, value })),
           };
           const mappings = { ...m, templates: new Map(m.templates).set(plan.id, plan) };
-          const n = new Normalizer({ agent: AGENT, keepOriginal, mappings });
+          const n = new Normalizer({ agent: AGENT, keepOriginal, mappings, ...(configured ? { tags: ['t1'], labels: { site: 'fra1', a: 'x' } } : {}) });
           const fields = Object.fromEntries(fieldList);
           const spec: EventSpec = { text: 'LKRG: ALERT: DETECT: Task: x', templateId: plan.id, level: 'ALERT', action: 'DETECT', category: 'Task', fields, record: { host: { name: 'h', ip: '10.0.0.1' }, seq: 3, ...(extra ? { extra } : {}) } };
           // twice: compile, then from the cached shape with other values
@@ -325,5 +328,22 @@ describe('fallback shapes give the same text', () => {
     const ev = makeEvent({ text: 'LKRG: ALERT: BLOCK: Task: Killing pid 1, name x', templateId: 'task.kill', level: 'ALERT', action: 'BLOCK', category: 'Task', fields: { pid: '1', process_name: 'x' }, record: { host: { ip: '10.0.0.1' }, seq: 1 } });
     expect(n.toEcsJson(ev)).toBe(JSON.stringify(n.toEcs(ev)));
     expect(n.jsonStats()).toEqual({ direct: 1, fallback: 0 });
+  });
+});
+
+describe('configured tags and labels', () => {
+  it('every document gets them: tags after the mapping own, labels before the record own (which win on a clash)', () => {
+    const n = new Normalizer({ agent: AGENT, tags: ['site-fra1', 'lkrg'], labels: { env: 'production', callerid: 'configured' } });
+    type Doc = { tags: string[]; labels?: Record<string, string> };
+    const alert = n.toEcs(makeEvent({ text: 'LKRG: ALERT: DETECT: Task: x', templateId: 'task.cred_corruption.euid', level: 'ALERT', action: 'DETECT', category: 'Task', fields: {}, record: { extra: { callerId: 'T42' } } })) as unknown as Doc;
+    expect(alert.tags.slice(-1)).toEqual(['site-fra1']);
+    expect(alert.tags.filter((t) => t === 'lkrg')).toHaveLength(1);
+    expect(alert.labels).toEqual({ env: 'production', callerid: 'T42' });
+    const notice = n.toEcs(makeEvent({ text: '', templateId: null, level: null, action: null, category: null, fields: {}, record: { notice: { type: 'gap', missing: 3, detail: 'gap' } } })) as unknown as Doc;
+    expect(notice.labels).toEqual({ env: 'production', callerid: 'configured' });
+    expect(notice.tags).toContain('site-fra1');
+    const kernel = n.toEcs(makeEvent({ text: 'usb 1-1: new device', templateId: null, level: null, action: null, category: null, fields: {}, isLkrg: false })) as unknown as Doc;
+    expect(kernel.tags).toContain('site-fra1');
+    expect(kernel.labels).toEqual({ env: 'production', callerid: 'configured' });
   });
 });
