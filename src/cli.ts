@@ -263,6 +263,8 @@ function cmdStatus(f: Flags): number {
     const status = {
       state_file: store.path,
       pipeline: { records_read: p?.get('records_read') ?? 0, events: p?.get('events') ?? 0, malformed: p?.get('malformed') ?? 0, input_dead_letters: dead.input },
+      // per source: saved stream positions and how long ago the newest was committed
+      sources: Object.fromEntries([...store.sourcePositions()].map(([id, x]) => [id, { streams: x.streams, last_commit_age_s: Math.max(0, Math.round((Date.now() - x.updatedAt) / 1000)) }])),
       outputs: Object.fromEntries(
         [...outputs].sort().map((o) => {
           const c = counters.get(o);

@@ -469,6 +469,17 @@ export class StateStore {
     return { depth: r.depth, bytes: r.bytes, oldestEnqueuedAt: r.oldest };
   }
 
+  /**
+   * Per source (state id): how many streams have a saved position and when the newest was
+   * committed (epoch ms). `lkrg-siem status` shows it: a source whose positions stopped
+   * moving is stuck or idle.
+   */
+  sourcePositions(): Map<string, { streams: number; updatedAt: number }> {
+    const rows = this.db.prepare('SELECT source_id, COUNT(*) AS streams, MAX(updated_at) AS updated FROM positions GROUP BY source_id ORDER BY source_id').all() as
+      { source_id: string; streams: number; updated: number }[];
+    return new Map(rows.map((r) => [r.source_id, { streams: r.streams, updatedAt: r.updated }]));
+  }
+
   /** Output names that still have queued rows. */
   queuedOutputs(): string[] {
     return (this.stmts.queueOutputs.all() as { output: string }[]).map((r) => r.output);

@@ -96,8 +96,13 @@ describe('lkrg-siem CLI', () => {
     const state = join(dir, 'r.db');
     const st = await runCli(['status', '--state', state, '--json']);
     expect(st.code, st.stderr).toBe(0);
-    const status = JSON.parse(st.stdout) as { pipeline: { events: number; malformed: number; input_dead_letters: number } };
+    const status = JSON.parse(st.stdout) as { pipeline: { events: number; malformed: number; input_dead_letters: number }; sources: Record<string, { streams: number; last_commit_age_s: number }> };
     expect(status.pipeline.events).toBeGreaterThan(0);
+    const sources = Object.entries(status.sources);
+    expect(sources).toHaveLength(1);
+    expect(sources[0]![0]).toMatch(/^replay:[0-9a-f]{16}:logger$/);
+    expect(sources[0]![1].streams).toBeGreaterThan(0);
+    expect(sources[0]![1].last_commit_age_s).toBeLessThan(600);
     expect(status.pipeline.input_dead_letters).toBeGreaterThanOrEqual(2);
     const list = await runCli(['dlq', 'list', '--state', state]);
     expect(list.stdout).toMatch(/\tinput\t.*10\.20\.30\.41:\d+\tattempts=0\t.*(malformed store record|incomplete last line)/);
