@@ -48,7 +48,8 @@ function sourceFromSection(s: Record<string, unknown>, i: number, includeNonLkrg
     case 'logger_store':
       return createSource({
         kind: 'logger-store', paths: [s.path as string], mode: s.mode as 'live' | 'replay', pollIntervalMs: s.poll_interval_ms as number,
-        rotatedFollowMax: s.rotated_follow_max as number, rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000, ...common,
+        rotatedFollowMax: s.rotated_follow_max as number, rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000,
+        startAt: s.start_at as 'beginning' | 'end', ...common,
       });
     case 'journald':
       return createSource({
@@ -57,6 +58,7 @@ function sourceFromSection(s: Record<string, unknown>, i: number, includeNonLkrg
         files: s.files as string[] | undefined,
         directory: s.directory as string | undefined,
         journalctlPath: s.journalctl_path as string,
+        startAt: s.start_at as 'beginning' | 'end',
         ...common,
       });
     case 'journald_json':
@@ -83,9 +85,12 @@ function sourceFromSection(s: Record<string, unknown>, i: number, includeNonLkrg
 }
 
 /** The text source options of a `text` / `journald_json` section's mode and live-file fields. */
-function liveFileOptions(s: Record<string, unknown>): { mode: 'replay' | 'live'; pollIntervalMs: number; rotatedFollowMax: number; rotatedDeletedFollowMs: number } {
+function liveFileOptions(s: Record<string, unknown>): {
+  mode: 'replay' | 'live'; pollIntervalMs: number; rotatedFollowMax: number; rotatedDeletedFollowMs: number; startAt: 'beginning' | 'end';
+} {
   return {
     mode: s.mode as 'replay' | 'live',
+    startAt: s.start_at as 'beginning' | 'end',
     pollIntervalMs: s.poll_interval_ms as number,
     rotatedFollowMax: s.rotated_follow_max as number,
     rotatedDeletedFollowMs: (s.rotated_deleted_follow_s as number) * 1000,

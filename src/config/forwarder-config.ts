@@ -11,6 +11,14 @@ import { kafkaFields } from '../../outputs/kafka/index.js';
 import { EventFilter } from '../pipeline/event-filter.js';
 export { deliveryFields } from './delivery-fields.js';
 
+/** `start_at` of every live source but kafka (which has start_from). */
+const startAtField = {
+  kind: 'string',
+  desc: 'Live mode, the very first start only (no saved position yet): beginning reads what the input already holds (the whole journal, the files as they are); end only what arrives from then on. Files that appear later are read from their start either way; restarts resume where they stopped.',
+  default: 'beginning',
+  enum: ['beginning', 'end'],
+} as const satisfies FieldSpec;
+
 /** `quiet_after_s` of every source that can run live. */
 const quietAfterField = {
   kind: 'int',
@@ -26,6 +34,7 @@ const liveFileFields = {
   rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per followed file still read after rename-and-create rotations (rsyslog keeps writing to the renamed file until it reopens it); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
   rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
   quiet_after_s: quietAfterField,
+  start_at: startAtField,
 } as const satisfies Record<string, FieldSpec>;
 
 const sourceVariants = {
@@ -36,6 +45,7 @@ const sourceVariants = {
       mode: { kind: 'string', desc: 'live follows every file (also new ones); replay reads everything once, rotated archives included.', default: 'live', enum: ['live', 'replay'] },
       poll_interval_ms: { kind: 'int', desc: 'How often live mode looks for new data and new files.', default: 500, min: 10 },
       quiet_after_s: quietAfterField,
+      start_at: startAtField,
       rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per client still read after rename-and-create rotations (lkrg-logger sessions keep appending to the file they opened); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
       rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
     },
@@ -48,6 +58,7 @@ const sourceVariants = {
       files: { kind: 'string_list', desc: 'Journal files (journalctl --file).' },
       journalctl_path: { kind: 'string', desc: 'journalctl binary.', default: 'journalctl' },
       quiet_after_s: quietAfterField,
+      start_at: startAtField,
     },
   },
   journald_json: {
@@ -168,6 +179,9 @@ export function validateConfig(raw: unknown): ForwarderConfig {
   cfg.sources.forEach((src, i) => {
     if ((src.quiet_after_s as number | undefined ?? 0) > 0 && src.mode === 'replay') {
       errors.push(new ConfigError(`sources[${i}].quiet_after_s`, src.quiet_after_s, 'only a live source can notice a quiet LKRG; set mode: live, or remove quiet_after_s'));
+    }
+    if (src.start_at === 'end' && src.mode === 'replay') {
+      errors.push(new ConfigError(`sources[${i}].start_at`, src.start_at, 'a replay reads everything; start_at applies to mode: live'));
     }
   });
   const listen = cfg.metrics?.listen;

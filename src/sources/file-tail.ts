@@ -31,7 +31,22 @@ export interface FileTailOptions extends BatchLimits {
    * 3,600,000 ms = 1 h). Its inode is freed when closed.
    */
   readonly rotatedDeletedFollowMs?: number;
+  /**
+   * Where the files found on the very first start of the source are read from (config
+   * `start_at`): `beginning` (default) reads what they hold; `end` only what is appended from
+   * then on. Files found later, and every restart, are unaffected (see {@link FirstSight}).
+   */
+  readonly startAt?: 'beginning' | 'end';
 }
+
+/**
+ * How a tail without a saved position begins. `start`: the live file from byte 0 (a file found
+ * on the source's very first start; its rotated files are history, for `replay`). `end`: the
+ * live file from its end, after its last complete line (the same, with `start_at: end`).
+ * `rotated`: the rotated files of its name first, oldest first, then the live file from 0 (a
+ * file found after the first start: logrotate rotated those while lkrg-siem was stopped).
+ */
+export type FirstSight = 'start' | 'end' | 'rotated';
 
 /**
  * Moves the complete lines pushed into a splitter into a batch: {@link pump} handles lines
@@ -110,6 +125,19 @@ async function extendedPrint(fh: FileHandle, ident: FileIdentity, readPos: numbe
   return ident.fpLen < FINGERPRINT_BYTES && readPos > ident.fpLen ? { ...ident, ...(await headPrint(fh)) } : ident;
 }
 
+/**
+ * Offset just after the last newline before `size` (searched in the last 64 KiB), 0 when there
+ * is none: where a reader that starts at the end of a file begins without taking half a line.
+ */
+async function lineStartBefore(fh: FileHandle, size: number): Promise<number> {
+  const n = Math.min(size, 64 * 1024);
+  if (n === 0) return 0;
+  const b = Buffer.alloc(n);
+  const { bytesRead } = await fh.read(b, 0, n, size - n);
+  const nl = b.subarray(0, bytesRead).lastIndexOf(10);
+  return nl < 0 ? (size > n ? size : 0) : size - n + nl + 1;
+}
+
 /** File identity of a position saved before the live file was opened. */
 const NO_FILE: FileIdentity = Object.freeze({ dev: 0, ino: 0, fp: '', fpLen: 0 });
 
@@ -183,10 +211,8 @@ export class FileTail {
    * @param file the path to follow
    * @param archives the files of `file`'s name seen when the tail was created, oldest first (a
    *   rotated file compressed while lkrg-siem was stopped is looked for among the `.gz` ones)
-   * @param readRotated when there is no saved position: also read the rotated files among
-   *   `archives`, oldest first, before the live file. The sources set it for a file that
-   *   appeared after their first start: what logrotate rotated before lkrg-siem saw the file
-   *   was written while lkrg-siem was stopped (on the very first start those are history)
+   * @param firstSight how to begin when there is no saved position ({@link FirstSight}; the
+   *   sources get it from {@link followFiles})
    */
   constructor(
     private readonly streamId: string,
@@ -196,7 +222,7 @@ export class FileTail {
     private readonly opts: FileTailOptions,
     private readonly ctx: SourceContext,
     private readonly lines: TailLines,
-    private readonly readRotated = false,
+    private readonly firstSight: FirstSight = 'start',
   ) {
     this.sp = new LineSplitter(0, opts.maxLineBytes);
     this.b = new BatchBuilder(opts);
@@ -403,7 +429,7 @@ export class FileTail {
     const saved = this.ctx.positions.get(this.streamId) as TailPosition | undefined;
     this.announce = true;
     if (!saved || saved.v !== 1) {
-      if (this.readRotated) await this.rotatedBeforeFirstSight();
+      if (this.firstSight === 'rotated') await this.rotatedBeforeFirstSight();
       return;
     }
     for (const r of saved.retired ?? (saved.rotated ? [saved.rotated] : [])) {
@@ -481,7 +507,11 @@ export class FileTail {
     }
   }
 
-  private async openLive(offset: number, line: number): Promise<boolean> {
+  /**
+   * Opens the live file to read from `offset` (`atEnd`: from after its last complete line, the
+   * first sight with `start_at: end`). False when it cannot be opened (logged once).
+   */
+  private async openLive(offset: number, line: number, atEnd = false): Promise<boolean> {
     await this.closeCurrent();
     try {
       this.fh = await open(this.file, 'r');
@@ -490,6 +520,10 @@ export class FileTail {
       return false;
     }
     const st = await this.fh.stat();
+    if (atEnd) {
+      offset = await lineStartBefore(this.fh, st.size);
+      if (offset > 0) this.ctx.log('info', `${this.file}: start_at end: following from byte ${offset}; the ${offset} bytes before are not read`);
+    }
     this.ident = { dev: st.dev, ino: st.ino, ...(await headPrint(this.fh)) };
     this.offset = offset;
     this.readPos = offset;
@@ -502,7 +536,7 @@ export class FileTail {
   /** Reads what is new; yields full batches, then the rest (promptly) with the position. */
   async *poll(): AsyncGenerator<RecordBatch> {
     if (!this.started) await this.start();
-    const haveLive = this.fh !== undefined || (await this.openLive(0, 0));
+    const haveLive = this.fh !== undefined || (await this.openLive(0, 0, this.announce && this.firstSight === 'end'));
     if (haveLive && this.announce) {
       // the file is read from 0 without a saved position for it: save one before reading, so
       // that a crash before the first batch, followed by a rotation, still finds this file
@@ -617,23 +651,24 @@ export class FileTail {
 
 /**
  * The live loop of the file sources (logger store, text). At every poll `discover` adds a tail
- * to `tails` for each file it finds that has none yet; `readRotated` tells it whether a new
- * tail should read the rotated files of its name first (false only at the first poll of a
- * source that has no saved position yet: see {@link FileTail}). Then every tail is polled in
- * turn, and the loop sleeps `pollMs` when nothing was read. Ends when ctx.signal aborts and
- * closes every tail. Errors of `discover` propagate (the sources catch their own).
+ * to `tails` for each file it finds that has none yet, beginning as `firstSight` says
+ * ({@link FirstSight}: `start` or, with `startAt: 'end'`, `end` at the first poll of a source
+ * that has no saved position yet; `rotated` after that). Then every tail is polled in turn, and
+ * the loop sleeps `pollMs` when nothing was read. Ends when ctx.signal aborts and closes every
+ * tail. Errors of `discover` propagate (the sources catch their own).
  */
 export async function* followFiles(
   ctx: SourceContext,
   pollMs: number,
-  discover: (tails: Map<string, FileTail>, readRotated: boolean) => Promise<void>,
+  startAt: 'beginning' | 'end' | undefined,
+  discover: (tails: Map<string, FileTail>, firstSight: FirstSight) => Promise<void>,
 ): AsyncGenerator<RecordBatch> {
   const tails = new Map<string, FileTail>();
-  let readRotated = ctx.positions.size > 0;
+  let firstSight: FirstSight = ctx.positions.size > 0 ? 'rotated' : startAt === 'end' ? 'end' : 'start';
   try {
     while (!ctx.signal.aborted) {
-      await discover(tails, readRotated);
-      readRotated = true;
+      await discover(tails, firstSight);
+      firstSight = 'rotated';
       let progressed = false;
       for (const t of tails.values()) {
         for await (const batch of t.poll()) {

@@ -197,7 +197,7 @@ export class LoggerStoreSource implements Source {
 
   private async *live(ctx: SourceContext): AsyncGenerator<RecordBatch> {
     let warnedMissing = false;
-    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, async (tails, readRotated) => {
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, async (tails, firstSight) => {
       let clients: Client[] = [];
       try {
         clients = await this.clients(true);
@@ -216,7 +216,7 @@ export class LoggerStoreSource implements Source {
         if (!live || tails.has(c.streamId)) continue;
         const saved = ctx.positions.get(c.streamId) as LoggerStorePosition | undefined;
         const h = new LoggerLineHandler(c.name, c.streamId, live.path, this.opts, saved?.v === 1 ? saved.tracker : undefined);
-        tails.set(c.streamId, new FileTail(c.streamId, c.name, live.path, c.files, this.opts, ctx, new LoggerTailLines(h, this.lineScanner()), readRotated));
+        tails.set(c.streamId, new FileTail(c.streamId, c.name, live.path, c.files, this.opts, ctx, new LoggerTailLines(h, this.lineScanner()), firstSight));
       }
     });
   }

@@ -68,6 +68,24 @@ describe('forwarder configuration', () => {
     expect(errorsOf({ ...minimal, sources: [{ type: 'kafka', brokers: ['b:9092'], topics: ['k'], quiet_after_s: 60 }] })[0]).toMatch(/^sources\[0\]\.quiet_after_s: 60 is not valid: unknown key/);
   });
 
+  it('start_at: beginning by default, end passed to the live sources; refused on replay', () => {
+    const cfg = validateConfig({
+      ...minimal,
+      sources: [
+        { type: 'journald', start_at: 'end' },
+        { type: 'logger_store', path: '/s', start_at: 'end' },
+        { type: 'text', paths: ['/x'], mode: 'live', start_at: 'end' },
+        { type: 'journald_json', paths: ['/y'], mode: 'live' },
+      ],
+    });
+    const opts = sourcesFromConfig(cfg.sources, false).map((x) => (x.source as unknown as { opts: Record<string, unknown> }).opts);
+    expect(opts.map((o) => o.startAt)).toEqual(['end', 'end', 'end', 'beginning']);
+    expect(errorsOf({ ...minimal, sources: [{ type: 'text', paths: ['/x'], start_at: 'end' }] })).toEqual([
+      'sources[0].start_at: "end" is not valid: a replay reads everything; start_at applies to mode: live',
+    ]);
+    expect(errorsOf({ ...minimal, sources: [{ type: 'journald', start_at: 'now' }] })).toEqual(['sources[0].start_at: "now" is not valid: allowed values: beginning, end']);
+  });
+
   it('names the key, the bad value and the fix for every error at once', () => {
     const msgs = errorsOf({
       sources: [{ type: 'logger_store', path: '/x', mode: 'tail' }, { type: 'syslogd' }],

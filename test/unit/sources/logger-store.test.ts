@@ -122,7 +122,7 @@ describe('logger store replay', () => {
 });
 
 describe('logger store live', () => {
-  function start(dir: string, positions = new Map<string, SourcePosition>(), logs: string[] = [], extra: { rotatedFollowMax?: number; rotatedDeletedFollowMs?: number } = {}) {
+  function start(dir: string, positions = new Map<string, SourcePosition>(), logs: string[] = [], extra: { rotatedFollowMax?: number; rotatedDeletedFollowMs?: number; startAt?: 'beginning' | 'end' } = {}) {
     const ac = new AbortController();
     const got: RawRecord[] = [];
     const mal: number[] = [];
@@ -218,6 +218,20 @@ describe('logger store live', () => {
     expect(data(s.got.filter((r) => r.host.ip === '10.7.7.7'))).toEqual(texts(2, 3));
     expect(data(s.got.filter((r) => r.host.ip === '10.8.8.8'))).toEqual(texts(0, 5));
     expect(logs.filter((m) => m.includes('rotated before lkrg-siem first saw'))).toHaveLength(2);
+    await s.stop();
+  });
+
+  it('start_at end: the first start reads only what clients append from then on', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.4.4.4');
+    writeFileSync(f, LINES.slice(0, 3).join('\n') + '\n');
+    const s = start(d, new Map(), [], { startAt: 'end' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(s.got).toHaveLength(0);
+    appendFileSync(f, LINES.slice(3, 5).join('\n') + '\n');
+    await s.waitFor(() => s.got.length >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(data(s.got)).toEqual(texts(3, 5));
     await s.stop();
   });
 

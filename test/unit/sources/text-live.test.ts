@@ -29,11 +29,11 @@ describe('text source, live', () => {
     return t.dir;
   };
 
-  function start(paths: string[], positions = new Map<string, SourcePosition>(), logs: string[] = []) {
+  function start(paths: string[], positions = new Map<string, SourcePosition>(), logs: string[] = [], startAt: 'beginning' | 'end' = 'beginning') {
     const ac = new AbortController();
     const got: RawRecord[] = [];
     let pos = new Map(positions);
-    const src = createSource({ kind: 'text', paths, mode: 'live', includeNonLkrg: true, pollIntervalMs: 20 });
+    const src = createSource({ kind: 'text', paths, mode: 'live', includeNonLkrg: true, pollIntervalMs: 20, startAt });
     const done = (async () => {
       for await (const b of src.read({ positions, signal: ac.signal, log: (_level, m) => logs.push(m) })) {
         got.push(...b.records);
@@ -153,6 +153,35 @@ describe('text source, live', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(of(s2.got, 'h5')).toEqual(texts('h5', 2, 7));
     expect(logs.some((m) => m.includes('written and rotated while lkrg-siem was stopped'))).toBe(true);
+    await s2.stop();
+  });
+
+  it('start_at end: the first start follows only what is appended (a torn last line included); later files from 0; restarts resume', async () => {
+    const d = fresh();
+    mkdirSync(path.join(d, 'h6'));
+    const f = path.join(d, 'h6', 'kern.log');
+    writeFileSync(f, lines('h6', 0, 3) + line('h6', 3).slice(0, 20));
+    const logs: string[] = [];
+    const s = start([path.join(d, '*', 'kern.log')], new Map(), logs, 'end');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(s.got).toHaveLength(0);
+    appendFileSync(f, line('h6', 3).slice(20) + '\n' + lines('h6', 4, 5));
+    await s.waitFor(() => s.got.length >= 2);
+    expect(of(s.got, 'h6')).toEqual(texts('h6', 3, 5));
+    expect(logs.some((m) => m.includes('start_at end: following from byte'))).toBe(true);
+    // a host that appears later is read from its start
+    mkdirSync(path.join(d, 'h7'));
+    writeFileSync(path.join(d, 'h7', 'kern.log'), lines('h7', 0, 2));
+    await s.waitFor(() => of(s.got, 'h7').length >= 2);
+    expect(of(s.got, 'h7')).toEqual(texts('h7', 0, 2));
+    const pos = await s.stop();
+    // a restart resumes where it stopped, start_at end or not
+    appendFileSync(f, lines('h6', 5, 7));
+    const s2 = start([path.join(d, '*', 'kern.log')], pos, [], 'end');
+    await s2.waitFor(() => s2.got.length >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(of(s2.got, 'h6')).toEqual(texts('h6', 5, 7));
+    expect(s2.got).toHaveLength(2);
     await s2.stop();
   });
 
