@@ -156,4 +156,25 @@ suite('journald source through journalctl', () => {
     await done;
     expect(positions.length).toBeGreaterThan(0);
   });
+
+  it('start_at end on a first start: the real journalctl (--lines=0) delivers only entries appended after it started', async () => {
+    const f = path.join(T.dir, 'e.journal');
+    append(f, [exportEntry(kernel('LKRG: ALIVE: Loading LKRG')), exportEntry(kernel('LKRG: ALIVE: System is clean'))]);
+    const src = createSource({ kind: 'journald', mode: 'live', files: [f], includeNonLkrg: true, checkpointMs: 200, startAt: 'end' });
+    const ac = new AbortController();
+    const got: RawRecord[] = [];
+    let running = false; // journalctl ran a checkpoint period without exiting (SourceContext.health)
+    const done = (async () => {
+      for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => undefined, health: (p) => (running ||= p === null) })) got.push(...b.records);
+    })();
+    for (let i = 0; i < 100 && !running; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual([]);
+    append(f, [exportEntry(kernel('LKRG: ALERT: DETECT: Kernel: 1 checksums changed unexpectedly'))]);
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    await done;
+    expect(got.map((r) => r.text)).toEqual(['LKRG: ALERT: DETECT: Kernel: 1 checksums changed unexpectedly']);
+  });
 });
