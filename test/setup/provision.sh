@@ -6,7 +6,7 @@
 set -euo pipefail
 need=()
 [ -x /usr/lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
-command -v journalctl >/dev/null || need+=(systemd)
+command -v journalctl >/dev/null && command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v kcat >/dev/null || need+=(kcat)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
