@@ -20,7 +20,13 @@ import { outputName } from '../config/forwarder-config.js';
 
 export interface RunOptions {
   readonly statePath: string;
-  readonly sources: readonly { readonly source: Source; readonly stateId: string }[];
+  /** Sources with their state ids, and the tags/labels a source's section adds to the run's. */
+  readonly sources: readonly {
+    readonly source: Source;
+    readonly stateId: string;
+    readonly tags?: readonly string[] | undefined;
+    readonly labels?: Readonly<Record<string, string>> | undefined;
+  }[];
   readonly outputs: readonly Record<string, unknown>[];
   readonly includeNonLkrg: boolean;
   readonly namespace: string;
@@ -104,6 +110,16 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
     const threadFailed = new AbortController();
     for (const r of readies) r.catch((err: unknown) => threadFailed.abort(err));
     const normalizer = createNormalizer({ namespace: opts.namespace, keepOriginal: opts.keepOriginal, tags: opts.tags, labels: opts.labels });
+    // a source with tags or labels of its own gets its own normalizer: the run's, then its own
+    // (its labels win on a clash)
+    const bySource = new Map<string, ReturnType<typeof createNormalizer>>();
+    for (const s of opts.sources) {
+      if (!s.tags?.length && !(s.labels && Object.keys(s.labels).length)) continue;
+      bySource.set(s.stateId, createNormalizer({
+        namespace: opts.namespace, keepOriginal: opts.keepOriginal,
+        tags: [...(opts.tags ?? []), ...(s.tags ?? [])], labels: { ...opts.labels, ...s.labels },
+      }));
+    }
     const makeAssembler = (): EventAssembler => new EventAssembler({ includeNonLkrg: opts.includeNonLkrg });
     makeAssembler(); // loads the catalog now, while the threads start
     if (threadFailed.signal.aborted) await Promise.all(readies);
@@ -138,6 +154,7 @@ export async function runForwarder(opts: RunOptions): Promise<Omit<RunResult, 's
       sources: opts.sources,
       makeAssembler,
       normalizer,
+      ...(bySource.size > 0 ? { normalizerFor: (id: string) => bySource.get(id) } : {}),
       sinks,
       queues,
       signal: readies.length ? AbortSignal.any([opts.signal, threadFailed.signal]) : opts.signal,

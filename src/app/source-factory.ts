@@ -26,6 +26,9 @@ export type InputShape = 'auto' | 'logger' | 'journal-json' | 'text';
 export interface StatefulSource {
   readonly source: Source;
   readonly stateId: string;
+  /** The section's `tags` / `labels`, added to the run's for this source's events. */
+  readonly tags?: readonly string[] | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
 }
 
 const LOGGER_NAME = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?:\.\d+|-\d{8})?(?:\.gz)?$/;
@@ -37,7 +40,12 @@ export function sourcesFromConfig(sections: readonly Record<string, unknown>[], 
     // a live source (kafka is always live) can notice a host whose LKRG went quiet
     const quiet = (s.quiet_after_s as number | undefined) ?? 0;
     if (quiet > 0 && s.mode !== 'replay') source = new QuietMonitor(source, { quietAfterMs: quiet * 1000 });
-    return { source, stateId: (s.name as string | undefined) ?? `${s.type as string}:${i}` };
+    return {
+      source,
+      stateId: (s.name as string | undefined) ?? `${s.type as string}:${i}`,
+      tags: s.tags as readonly string[] | undefined,
+      labels: s.labels as Readonly<Record<string, string>> | undefined,
+    };
   });
 }
 

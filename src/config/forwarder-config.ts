@@ -11,6 +11,23 @@ import { kafkaFields } from '../../outputs/kafka/index.js';
 import { EventFilter } from '../pipeline/event-filter.js';
 export { deliveryFields } from './delivery-fields.js';
 
+/** `tags`: the top level's and every source's. */
+const tagsField = {
+  kind: 'string_list',
+  desc: 'Added to the tags of the events of this source, after the top-level tags.',
+  pattern: /^[^\u0000-\u001f]{1,128}$/,
+  patternHint: '1-128 characters, no control characters',
+} as const satisfies FieldSpec;
+
+/** `labels`: the top level's and every source's. */
+const labelsField = {
+  kind: 'string_map',
+  desc: 'Added to the labels of the events of this source, over the top-level labels (this source wins on a clash), e.g. { log_server: lsrv1 }.',
+  keyPattern: /^[a-z0-9_]{1,64}$/,
+  keyHint: 'label names are lower-case letters, digits and _ (no dots: Elasticsearch would read them as objects)',
+  maxValueLength: 1024,
+} as const satisfies FieldSpec;
+
 /** `start_at` of every live source but kafka (which has start_from). */
 const startAtField = {
   kind: 'string',
@@ -35,6 +52,8 @@ const liveFileFields = {
   rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
   quiet_after_s: quietAfterField,
   start_at: startAtField,
+  tags: tagsField,
+  labels: labelsField,
 } as const satisfies Record<string, FieldSpec>;
 
 const sourceVariants = {
@@ -46,6 +65,8 @@ const sourceVariants = {
       poll_interval_ms: { kind: 'int', desc: 'How often live mode looks for new data and new files.', default: 500, min: 10 },
       quiet_after_s: quietAfterField,
       start_at: startAtField,
+      tags: tagsField,
+      labels: labelsField,
       rotated_follow_max: { kind: 'int', desc: 'Live mode: rotated files per client still read after rename-and-create rotations (lkrg-logger sessions keep appending to the file they opened); past this many the oldest is closed with a warning. 0 = read a rotated file to its end at the rotation, then close it.', default: 16, min: 0, max: 1000 },
       rotated_deleted_follow_s: { kind: 'int', desc: 'Live mode: a followed rotated file that logrotate compressed or removed is still read through the open descriptor until it has not grown for this long; closing it frees the deleted inode.', default: 3600, min: 0 },
     },
@@ -59,6 +80,8 @@ const sourceVariants = {
       journalctl_path: { kind: 'string', desc: 'journalctl binary.', default: 'journalctl' },
       quiet_after_s: quietAfterField,
       start_at: startAtField,
+      tags: tagsField,
+      labels: labelsField,
     },
   },
   journald_json: {
@@ -82,6 +105,8 @@ const sourceVariants = {
       connection_timeout_ms: { kind: 'int', desc: 'TCP/TLS connect timeout per broker.', default: 5_000, min: 100, max: 60_000 },
       tls: kafkaFields.tls!,
       sasl: kafkaFields.sasl!,
+      tags: tagsField,
+      labels: labelsField,
     },
   },
   text: {
@@ -104,8 +129,8 @@ export const forwarderSpec: Readonly<Record<string, FieldSpec>> = {
   include_non_lkrg: { kind: 'bool', desc: 'Forward non-LKRG kernel lines as plain kernel events too.', default: false },
   namespace: { kind: 'string', desc: 'data_stream.namespace of every event.', default: 'default', pattern: /^[a-z0-9_]{1,100}$/, patternHint: 'lower-case letters, digits and _ only (Elasticsearch data stream rules)' },
   keep_original: { kind: 'bool', desc: 'Keep the exact input line in event.original.', default: true },
-  tags: { kind: 'string_list', desc: 'Added to the tags of every event (after the mapping own), e.g. [site-fra1]; CEF carries them in cs6 (tags) too.', pattern: /^[^\u0000-\u001f]{1,128}$/, patternHint: '1-128 characters, no control characters' },
-  labels: { kind: 'string_map', desc: 'Added to the labels of every ECS document, e.g. { env: production, site: fra1 }: where the events come from. A label the record carries itself (a caller id) wins on a clash. ECS outputs only (CEF has no place for them).', keyPattern: /^[a-z0-9_]{1,64}$/, keyHint: 'label names are lower-case letters, digits and _ (no dots: Elasticsearch would read them as objects)', maxValueLength: 1024 },
+  tags: { ...tagsField, desc: 'Added to the tags of every event (after the mapping own), e.g. [site-fra1]; CEF carries them in cs6 (tags) too.' },
+  labels: { ...labelsField, desc: 'Added to the labels of every ECS document, e.g. { env: production, site: fra1 }: where the events come from. A label the record carries itself (a caller id) wins on a clash. ECS outputs only (CEF has no place for them).' },
   sources: { kind: 'list', desc: 'Where kernel messages come from.', of: { discriminator: 'type', variants: sourceVariants }, required: true, minItems: 1 },
   outputs: { kind: 'list', desc: 'Where events go; each output delivers independently.', of: { discriminator: 'type', variants: outputVariants() }, required: true, minItems: 1 },
   shutdown_timeout_ms: { kind: 'int', desc: 'On SIGTERM/SIGINT: how long outputs may flush before the rest stays queued for the next start.', default: 10_000, min: 0 },

@@ -58,6 +58,8 @@ export interface PipelineOptions {
   readonly sources: readonly { readonly source: Source; readonly stateId: string }[];
   readonly makeAssembler: () => Assembler;
   readonly normalizer: EventNormalizer;
+  /** The normalizer of one source when it differs (its own tags and labels); else `normalizer`. */
+  readonly normalizerFor?: (stateId: string) => EventNormalizer | undefined;
   readonly sinks: readonly TransactionalSink[];
   readonly queues: readonly QueueTarget[];
   readonly signal: AbortSignal;
@@ -124,6 +126,7 @@ function processBatch(
   summary: RunSummary,
   progress: PipelineProgress,
 ): void {
+  const normalizer = opts.normalizerFor?.(stateId) ?? opts.normalizer;
   const events: LkrgEvent[] = [];
   for (const rec of batch.records) {
     const out = assembler.push(rec);
@@ -135,7 +138,7 @@ function processBatch(
   // ECS JSON straight from the events (no document objects); documents only for CEF sinks
   const json: string[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
-    json[i] = opts.normalizer.toEcsJson(events[i]!);
+    json[i] = normalizer.toEcsJson(events[i]!);
     summary.add(events[i]!);
   }
 
@@ -145,7 +148,7 @@ function processBatch(
   if (picked) {
     for (const [name, f] of filters!) {
       const keep: number[] = [];
-      for (let i = 0; i < events.length; i++) if (f.passes(events[i]!, opts.normalizer)) keep.push(i);
+      for (let i = 0; i < events.length; i++) if (f.passes(events[i]!, normalizer)) keep.push(i);
       picked.set(name, keep);
     }
   }
@@ -157,7 +160,7 @@ function processBatch(
   const sinkStates = new Map<string, unknown>();
   // CEF lines only for the events a CEF sink gets, each encoded once
   const cef: (string | undefined)[] = [];
-  const cefOf = (i: number): string => (cef[i] ??= opts.normalizer.toCef(opts.normalizer.toEcs(events[i]!)));
+  const cefOf = (i: number): string => (cef[i] ??= normalizer.toCef(normalizer.toEcs(events[i]!)));
   for (const sink of opts.sinks) {
     let lines: readonly string[];
     if (sink.format === 'ecs') lines = pick(sink.name, json);
@@ -176,8 +179,8 @@ function processBatch(
       const payload = json[i]!;
       const bytes = Buffer.byteLength(payload);
       allBytes += bytes;
-      const namespace = e.record.document?.namespace ?? opts.normalizer.namespace;
-      rows[i] = { eventId: e.id, key: keyOf(e), dataset: opts.normalizer.datasetOf(e), namespace, payload, bytes };
+      const namespace = e.record.document?.namespace ?? normalizer.namespace;
+      rows[i] = { eventId: e.id, key: keyOf(e), dataset: normalizer.datasetOf(e), namespace, payload, bytes };
     }
     allRows = rows;
     queued = new Map(opts.queues.map((q) => [q.name, pick(q.name, rows)]));

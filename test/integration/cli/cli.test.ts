@@ -234,7 +234,7 @@ describe('lkrg-siem CLI', () => {
     }
   });
 
-  it('run: configured tags and labels are on every ECS document (tags also in CEF); a bad label name is named', async () => {
+  it('run: configured tags and labels, the run\'s and a source\'s own, are on every ECS document (tags also in CEF); a bad label name is named', async () => {
     const d = mkdtempSync(join(tmpdir(), 'lkrg-cli-labels-'));
     try {
       const cfg = join(d, 'cfg.yaml');
@@ -244,6 +244,7 @@ describe('lkrg-siem CLI', () => {
         'labels: { env: production, site: fra1 }',
         'sources:',
         `  - { type: logger_store, path: ${join(repoRoot, 'test', 'fixtures', 'demo', 'lkrg-logger')}, mode: replay }`,
+        `  - { type: journald_json, paths: [${join(repoRoot, 'test', 'fixtures', 'demo', 'journal.json')}], tags: [journal], labels: { site: local, via: journal } }`,
         'outputs:',
         `  - { type: file, path: ${join(d, 'ecs.ndjson')} }`,
         `  - { type: file, name: cef, format: cef, path: ${join(d, 'lkrg.cef')} }`,
@@ -251,11 +252,20 @@ describe('lkrg-siem CLI', () => {
       ].join('\n'));
       const r = await runCli(['run', '--config', cfg]);
       expect(r.code, r.stderr).toBe(0);
-      const docs = readFileSync(join(d, 'ecs.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tags: string[]; labels: Record<string, string>; event: { dataset: string } });
-      expect(docs.length).toBeGreaterThan(20);
-      for (const x of docs) {
+      const docs = readFileSync(join(d, 'ecs.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tags: string[]; labels: Record<string, string>; host: { ip?: string[] } });
+      const fromStore = docs.filter((x) => x.host.ip !== undefined);
+      const fromJournal = docs.filter((x) => x.host.ip === undefined);
+      expect(fromStore.length).toBeGreaterThan(20);
+      expect(fromJournal.length).toBeGreaterThan(3);
+      for (const x of fromStore) {
         expect(x.tags.slice(-2)).toEqual(['site-fra1', 'soc-tier1']);
         expect(x.labels).toMatchObject({ env: 'production', site: 'fra1' });
+        expect(x.labels.via).toBeUndefined();
+      }
+      // a source's own tags come after the run's, its labels win on a clash
+      for (const x of fromJournal) {
+        expect(x.tags.slice(-3)).toEqual(['site-fra1', 'soc-tier1', 'journal']);
+        expect(x.labels).toMatchObject({ env: 'production', site: 'local', via: 'journal' });
       }
       // CEF carries the tags (cs6 tags), not the labels
       const cef = readFileSync(join(d, 'lkrg.cef'), 'utf8');
