@@ -94,6 +94,9 @@ export interface RotatedName {
   readonly gz: boolean;
 }
 
+/** A dotted-quad IPv4 address as a whole name: lkrg-logger client files, rsyslog's %FROMHOST-IP% files. */
+export const IPV4_NAME = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 const NUM_RE = /^(.+)\.(\d+)$/;
 const DATE_RE = /^(.+)-(\d{8}(?:\d{2,6})?)$/;
 

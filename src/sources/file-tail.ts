@@ -267,7 +267,7 @@ export class FileTail {
     const max = this.opts.rotatedFollowMax ?? ROTATED_FOLLOW_MAX;
     while (this.retired.length > max) {
       const r = this.retired.shift()!;
-      if (max > 0) this.ctx.log('warn', `${r.path}: no longer read (more than ${max} rotated files of ${this.label} are followed, rotated_follow_max); what a session still appends to it is not forwarded`);
+      if (max > 0) this.ctx.log('warn', `${r.path}: no longer read (more than ${max} rotated files of ${this.label} are followed, rotated_follow_max); what its writer still appends to it is not forwarded`);
       await this.closeRetired(r);
     }
   }

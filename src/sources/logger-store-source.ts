@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { ConfigError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
 import { BatchBuilder } from './batch-builder.js';
 import {
-  CHUNK_BYTES, headMatches, identify, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName,
+  CHUNK_BYTES, headMatches, identify, IPV4_NAME, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName,
 } from './file-identity.js';
 import { FileTail, followFiles, type FileTailOptions, type LinePumper, type TailLines, type TailPosition } from './file-tail.js';
 import { LineSplitter } from './line-splitter.js';
@@ -66,7 +66,6 @@ export interface LoggerStorePosition extends TailPosition {
   readonly tracker: BootTrackerState;
 }
 
-const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 interface ClientFile { readonly path: string; readonly rot: RotatedName }
 
@@ -81,7 +80,7 @@ export class LoggerStoreSource implements Source {
   constructor(private readonly opts: LoggerStoreSourceOptions) {
     if (opts.paths.length === 0) throw new ConfigError('sources[].path', opts.paths, 'give at least one store directory or file');
     this.id = opts.id ?? 'logger-store';
-    this.clientRe = opts.clientName ?? IPV4;
+    this.clientRe = opts.clientName ?? IPV4_NAME;
   }
 
   /** The WebAssembly line scanner all readers of this source share (they take turns), or null. */
@@ -111,8 +110,11 @@ export class LoggerStoreSource implements Source {
     yield* this.live(ctx);
   }
 
-  /** Groups files per client (dir + base name), archives included when `archives`. */
-  private async clients(archives: boolean): Promise<Client[]> {
+  /**
+   * Groups files per client (dir + base name), archives included when `archives`. Live mode
+   * skips a path that does not exist (yet) and lists it in `missing`.
+   */
+  private async clients(archives: boolean, missing?: string[]): Promise<Client[]> {
     const byKey = new Map<string, Client>();
     const add = (file: string, explicit: boolean): void => {
       const dir = path.dirname(file);
@@ -130,7 +132,10 @@ export class LoggerStoreSource implements Source {
       try {
         st = await stat(p);
       } catch (e) {
-        if (this.opts.mode === 'live') continue; // the directory may appear later
+        if (this.opts.mode === 'live') {
+          missing?.push(p0); // the directory may appear later
+          continue;
+        }
         throw new ConfigError('sources[].path', p0, `cannot read it (${(e as Error).message}); give an existing store directory or file`);
       }
       if (st.isDirectory()) for (const f of await listFiles(p)) add(f, false);
@@ -200,11 +205,10 @@ export class LoggerStoreSource implements Source {
     yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, async (tails, firstSight) => {
       let clients: Client[] = [];
       try {
-        clients = await this.clients(true);
-        warnedMissing = false;
         // live mode skips a store directory that does not exist (yet): say so on /health
         const missing: string[] = [];
-        for (const p of this.opts.paths) if (!(await stat(p).then(() => true, () => false))) missing.push(p);
+        clients = await this.clients(true, missing);
+        warnedMissing = false;
         ctx.health?.(missing.length > 0 ? `${missing.join(', ')}: no such store directory (yet); nothing is read from it` : null);
       } catch (e) {
         if (!warnedMissing) ctx.log('warn', `logger store: ${(e as Error).message}`);

@@ -29,7 +29,7 @@ import { ConfigError, type RawRecord, type RecordBatch, type Source, type Source
 import { rawForReport } from '../parse/containers/escape.js';
 import { parseTextLine, type TextLineOptions, type TextShape } from '../parse/containers/text-line.js';
 import { BatchBuilder } from './batch-builder.js';
-import { CHUNK_BYTES, headMatches, identify, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName } from './file-identity.js';
+import { CHUNK_BYTES, headMatches, identify, IPV4_NAME, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName } from './file-identity.js';
 import { FileTail, followFiles, type FileTailOptions, type LinePumper, type TailLines } from './file-tail.js';
 import { LineSplitter } from './line-splitter.js';
 import { expandPattern, hasWildcard } from './path-glob.js';
@@ -163,9 +163,8 @@ class TextLinePumper implements LinePumper {
   }
 }
 
-const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** Names a rotated-name suffix may follow: an IPv4 address (rsyslog's %FROMHOST-IP%) or a name not ending in `.N`. */
-const textBase = (s: string): boolean => IPV4.test(s) || !/\.\d+$/.test(s);
+const textBase = (s: string): boolean => IPV4_NAME.test(s) || !/\.\d+$/.test(s);
 
 /** Reads text files once (replay) or follows them (live); see module doc. */
 export class TextSource implements Source {
