@@ -3,6 +3,7 @@
  * {@link FileTail} reads one path as it grows, across truncation, rewrite and logrotate, and
  * hands complete lines to a {@link TailLines} strategy that turns them into records.
  */
+import { fstatSync, statSync, type Stats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { RecordBatch, SourceContext, SourcePosition } from '../core/types.js';
@@ -136,6 +137,24 @@ async function lineStartBefore(fh: FileHandle, size: number): Promise<number> {
   const { bytesRead } = await fh.read(b, 0, n, size - n);
   const nl = b.subarray(0, bytesRead).lastIndexOf(10);
   return nl < 0 ? (size > n ? size : 0) : size - n + nl + 1;
+}
+
+/** stat() of a path now, or undefined when it cannot be had (gone, renamed away). */
+function statNow(p: string): Stats | undefined {
+  try {
+    return statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/** fstat() of an open file now, or undefined when it fails. */
+function fstatNow(fh: FileHandle): Stats | undefined {
+  try {
+    return fstatSync(fh.fd);
+  } catch {
+    return undefined;
+  }
 }
 
 /** File identity of a position saved before the live file was opened. */
@@ -283,6 +302,9 @@ export class FileTail {
     for (const r of [...this.retired]) {
       let done = false;
       let grewNow = false;
+      // a followed rotated file: its size first (synchronous, see poll); read only what it gained
+      const before = r.fh ? fstatNow(r.fh) : undefined;
+      const known = before?.isFile() ? before.size : undefined;
       for (;;) {
         if (this.ctx.signal.aborted) return;
         let chunk: Buffer;
@@ -294,8 +316,10 @@ export class FileTail {
           }
           chunk = next.value;
         } else {
-          chunk = Buffer.allocUnsafe(size);
-          const { bytesRead } = await r.fh!.read(chunk, 0, size, r.readPos);
+          const want = known === undefined ? size : Math.min(size, known - r.readPos);
+          if (want <= 0) break;
+          chunk = Buffer.allocUnsafe(want);
+          const { bytesRead } = await r.fh!.read(chunk, 0, want, r.readPos);
           if (bytesRead === 0) break;
           chunk = chunk.subarray(0, bytesRead);
           if (!grewNow) {
@@ -324,7 +348,7 @@ export class FileTail {
         }
       }
       if (!done && r.fh) {
-        const st = await r.fh.stat().catch(() => undefined);
+        const st = grewNow ? fstatNow(r.fh) : before;
         if (st === undefined || st.size < r.readPos) {
           this.ctx.log('warn', `${r.path}: a rotated file shrank or became unreadable; no longer read`);
           done = true;
@@ -549,16 +573,14 @@ export class FileTail {
       if (this.b.pending()) yield this.b.take(this.pos());
       return;
     }
-    // rotation / truncation / replacement checks
-    let st;
-    try {
-      st = await stat(this.file);
-    } catch {
-      st = undefined; // renamed away, new file not yet created: drain the old inode
-    }
-    const fst = await this.fh!.stat();
+    // rotation / truncation / replacement checks. Synchronous: a stat of a local file costs
+    // a microsecond or two, the promise round trip through libuv's pool ten times that, and an
+    // idle log server polls thousands of files twice a second
+    // (undefined: renamed away, new file not yet created: drain the old inode)
+    const st = statNow(this.file);
+    const fst = fstatNow(this.fh!);
     const rotated = st !== undefined && (st.ino !== this.ident!.ino || st.dev !== this.ident!.dev);
-    if (!rotated && fst.size < this.readPos) {
+    if (!rotated && fst !== undefined && fst.size < this.readPos) {
       this.lines.notice(this.b, this.offset, 'truncated', `${this.file} shrank from ${this.readPos} to ${fst.size} bytes; reading it from the start`);
       this.ctx.log('warn', `${this.file} was truncated; reading it from the start`);
       this.resetTo(0);
@@ -567,7 +589,8 @@ export class FileTail {
     // the head after every read; a rotated file's last lines carry the name it has now
     const rotatedPath = rotated ? await this.rotatedPath(this.ident!.ino, this.ident!.dev) : null;
     if (rotatedPath !== null) this.lines.origin = rotatedPath;
-    yield* this.drain();
+    // nothing appended (the usual case of an idle poll): no read, no buffer
+    if (fst === undefined || !fst.isFile() || fst.size > this.readPos) yield* this.drain(fst?.isFile() ? fst.size : undefined);
     if (rotated) {
       // the old inode is read to its end; it stays open (with a torn last line kept) in case a
       // session still writes to it, and the new file is followed from 0
@@ -606,12 +629,20 @@ export class FileTail {
     this.sp = new LineSplitter(offset, this.opts.maxLineBytes);
   }
 
-  private async *drain(): AsyncGenerator<RecordBatch> {
-    const size = this.opts.chunkBytes ?? CHUNK_BYTES;
+  /**
+   * Reads the live file from readPos to its end. `knownSize`: its size at the poll's fstat (a
+   * regular file); reads then stop there and buffers are no larger than what is there. What is
+   * appended after the fstat is read at the next poll, which follows at once after a poll that
+   * read something. Undefined (not a regular file, fstat failed): read until a read returns 0.
+   */
+  private async *drain(knownSize?: number): AsyncGenerator<RecordBatch> {
+    const max = this.opts.chunkBytes ?? CHUNK_BYTES;
     for (;;) {
       if (this.ctx.signal.aborted) return;
-      const chunk = Buffer.allocUnsafe(size);
-      const { bytesRead } = await this.fh!.read(chunk, 0, size, this.readPos);
+      const want = knownSize === undefined ? max : Math.min(max, knownSize - this.readPos);
+      if (want <= 0) return;
+      const chunk = Buffer.allocUnsafe(want);
+      const { bytesRead } = await this.fh!.read(chunk, 0, want, this.readPos);
       if (bytesRead === 0) return;
       // The poll compared size and head before this read, but the file may have been truncated
       // or rewritten in place since (copytruncate, an editor): then these bytes come from the

@@ -76,6 +76,8 @@ export class LoggerStoreSource implements Source {
   readonly id: string;
   private readonly clientRe: RegExp;
   private scanner: LoggerLineScanner | null | undefined;
+  /** The last result of {@link clients} and the listing it was grouped from. */
+  private grouped: { key: string; clients: Client[] } | undefined;
 
   constructor(private readonly opts: LoggerStoreSourceOptions) {
     if (opts.paths.length === 0) throw new ConfigError('sources[].path', opts.paths, 'give at least one store directory or file');
@@ -115,17 +117,10 @@ export class LoggerStoreSource implements Source {
    * skips a path that does not exist (yet) and lists it in `missing`.
    */
   private async clients(archives: boolean, missing?: string[]): Promise<Client[]> {
-    const byKey = new Map<string, Client>();
-    const add = (file: string, explicit: boolean): void => {
-      const dir = path.dirname(file);
-      const rot = parseRotatedName(path.basename(file), (x) => this.clientRe.test(x));
-      if (!explicit && !this.clientRe.test(rot.base)) return;
-      if (!archives && (rot.n > 0 || rot.date || rot.gz)) return;
-      const key = path.join(dir, rot.base);
-      let c = byKey.get(key);
-      if (!c) byKey.set(key, (c = { name: rot.base, dir, streamId: `logger:${key}`, files: [] }));
-      if (!c.files.some((f) => f.path === file)) c.files.push({ path: file, rot });
-    };
+    // the listing first; the grouping below is redone only when it changed (live mode lists
+    // the store at every poll, and on a quiet log server it is the same thousands of names)
+    const listed: { p0: string; p: string; files: string[] | null }[] = [];
+    let key = archives ? 'a' : 'l';
     for (const p0 of this.opts.paths) {
       const p = path.resolve(p0);
       let st;
@@ -138,12 +133,31 @@ export class LoggerStoreSource implements Source {
         }
         throw new ConfigError('sources[].path', p0, `cannot read it (${(e as Error).message}); give an existing store directory or file`);
       }
-      if (st.isDirectory()) for (const f of await listFiles(p)) add(f, false);
+      const files = st.isDirectory() ? await listFiles(p) : null;
+      listed.push({ p0, p, files });
+      key += `\0${p}\0${files === null ? '' : files.join('\n')}`;
+    }
+    if (this.grouped?.key === key) return this.grouped.clients;
+    const byKey = new Map<string, Client>();
+    const add = (file: string, explicit: boolean): void => {
+      const dir = path.dirname(file);
+      const rot = parseRotatedName(path.basename(file), (x) => this.clientRe.test(x));
+      if (!explicit && !this.clientRe.test(rot.base)) return;
+      if (!archives && (rot.n > 0 || rot.date || rot.gz)) return;
+      const key = path.join(dir, rot.base);
+      let c = byKey.get(key);
+      if (!c) byKey.set(key, (c = { name: rot.base, dir, streamId: `logger:${key}`, files: [] }));
+      if (!c.files.some((f) => f.path === file)) c.files.push({ path: file, rot });
+    };
+    for (const { p, files } of listed) {
+      if (files !== null) for (const f of files) add(f, false);
       else add(p, true);
     }
     const out = [...byKey.values()];
     for (const c of out) sortOldestFirst(c.files);
-    return out.sort((a, b) => (a.streamId < b.streamId ? -1 : 1));
+    out.sort((a, b) => (a.streamId < b.streamId ? -1 : 1));
+    this.grouped = { key, clients: out };
+    return out;
   }
 
   /** Where to start in an ordered file list given a saved position. */

@@ -199,17 +199,10 @@ export class TextSource implements Source {
       // files of the directories and pattern matches, grouped per directory and name with the
       // oldest archive first
       const listed: { f: string; rot: RotatedName }[] = [];
-      for (const p of matches) {
-        let st;
-        try {
-          st = await stat(p);
-        } catch (e) {
-          if (!strict) continue;
-          throw new ConfigError('sources[].paths', p0, `cannot read it (${(e as Error).message}); give existing files or directories`);
-        }
-        if (st.isDirectory()) for (const f of await listFiles(p).catch(() => [] as string[])) listed.push({ f, rot: parseRotatedName(path.basename(f), textBase) });
-        else if (st.isFile() && pattern) listed.push({ f: p, rot: parseRotatedName(path.basename(p), textBase) });
-        else if (st.isFile()) push(p, true, parseRotatedName(path.basename(p), textBase));
+      for (const { path: p, isFile, isDirectory } of matches) {
+        if (isDirectory) for (const f of await listFiles(p).catch(() => [] as string[])) listed.push({ f, rot: parseRotatedName(path.basename(f), textBase) });
+        else if (isFile && pattern) listed.push({ f: p, rot: parseRotatedName(path.basename(p), textBase) });
+        else if (isFile) push(p, true, parseRotatedName(path.basename(p), textBase));
       }
       const groups = new Map<string, typeof listed>();
       for (const e of listed) {

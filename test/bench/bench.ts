@@ -4,17 +4,19 @@
  * lkrg-logger store (default 2,000,000 records, 5% LKRG) and reports:
  *   raw read + line split (the floor), parse + filter, ECS normalize + encode, CEF encode, the
  *   Kafka output's compression codecs (gzip, snappy, lz4) on batches of that JSON, replay to a file output through the CLI (events/s and peak RSS), the same rate without the
- *   CLI's fixed start-up/exit cost (minus a 1,000-record replay), and the same replay on a
- *   quarter of the input to show that memory does not grow with input size.
+ *   CLI's fixed start-up/exit cost (minus a 1,000-record replay), the same replay on a
+ *   quarter of the input to show that memory does not grow with input size, and the CPU an idle
+ *   live logger store and an idle live text pattern over 2,000 files cost per poll.
  * The raw split, parse, ECS, CEF and codec stages count the best of --passes measured passes (default 3).
  * Options: --records N, --hosts N, --lkrg-share F, --passes N, --keep (keep the generated store).
  */
-import { mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, openSync, readSync, closeSync, readdirSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { generateStore } from './generate-store.js';
+import { createSource } from '../../src/sources/create-source.js';
 import { sourcesFromPaths } from '../../src/app/source-factory.js';
 import { EventAssembler } from '../../src/parse/event-assembler.js';
 import { KAFKA_CODECS } from '../../outputs/kafka/kafka-codecs.js';
@@ -92,6 +94,43 @@ async function parseAndFilter(dir: string): Promise<{ lines: number; events: Lkr
   }
   return { lines: RECORDS, events };
 }
+
+/**
+ * A live file source's cost on an idle log server: `files` files that do not grow, followed
+ * with a `pollMs` poll. `layout` writes them under `dir` and names the source that follows
+ * them. After every file was read once, CPU time over `seconds` of polling; the sources look
+ * for new files once per poll and report their health then (the callback counts the polls).
+ */
+async function idleFollow(
+  dir: string,
+  files: number,
+  pollMs: number,
+  seconds: number,
+  layout: (dir: string, i: number) => void,
+  source: (dir: string) => Parameters<typeof createSource>[0],
+): Promise<{ checks: number; cpu: number; polls: number }> {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < files; i++) layout(dir, i);
+  const src = createSource(source(dir));
+  const ac = new AbortController();
+  let polls = 0;
+  let records = 0;
+  const done = (async () => {
+    for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => {}, health: () => void polls++ })) records += b.records.length;
+  })();
+  while (records < files) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 2 * pollMs)); // past the poll that read the last file
+  const p0 = polls;
+  const c0 = process.cpuUsage();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const d = process.cpuUsage(c0);
+  const n = polls - p0;
+  ac.abort();
+  await done;
+  return { checks: n * files, cpu: (d.user + d.system) / 1e6, polls: n };
+}
+
+const USB_LINE = 'usb 1-1: new high-speed USB device number 2 using xhci_hcd';
 
 function peakRssOf(pid: number): number {
   try {
@@ -230,6 +269,34 @@ async function main(): Promise<void> {
   generateStore(quarterDir, { records: Math.floor(RECORDS / 4), hosts: HOSTS, lkrgShare: SHARE, sharedSamples: shared });
   const quarter = await replayToFile(quarterDir, join(dir, 'quarter.ndjson'));
   rows.push({ stage: 'replay, a quarter of the input (memory check)', items: quarter.events, unit: 'events', seconds: quarter.cpuSeconds, note: `peak RSS ${quarter.peakMb.toFixed(0)} MB; wall ${quarter.seconds.toFixed(1)} s` });
+
+  // live following: what an idle log server with many hosts costs per poll
+  const IDLE_FILES = 2000;
+  const idleRow = (stage: string, idle: { checks: number; cpu: number; polls: number }): void => {
+    const perCheckUs = (idle.cpu / idle.checks) * 1e6;
+    rows.push({
+      stage,
+      items: idle.checks,
+      unit: 'file checks',
+      seconds: idle.cpu,
+      note: `${perCheckUs.toFixed(1)} µs CPU per file per poll (${idle.polls} polls); ${((perCheckUs * IDLE_FILES * 2) / 1e4).toFixed(1)}% of one core for ${IDLE_FILES.toLocaleString('en')} files at the default 500 ms`,
+    });
+  };
+  idleRow(
+    `live logger store, idle (${IDLE_FILES.toLocaleString('en')} client files that do not grow)`,
+    await idleFollow(join(dir, 'idle-store'), IDLE_FILES, 100, 5,
+      (d, i) => writeFileSync(join(d, `10.66.${Math.floor(i / 250)}.${(i % 250) + 1}`), `1728000000100000,1728000000000000,100000,6,1,90000,-;${USB_LINE}\n`),
+      (d) => ({ kind: 'logger-store', paths: [d], mode: 'live', pollIntervalMs: 100, includeNonLkrg: true })),
+  );
+  idleRow(
+    `live text, idle (\`<dir>/*/kern.log\`, ${IDLE_FILES.toLocaleString('en')} host directories)`,
+    await idleFollow(join(dir, 'idle-text'), IDLE_FILES, 100, 5,
+      (d, i) => {
+        mkdirSync(join(d, `host${i}`));
+        writeFileSync(join(d, `host${i}`, 'kern.log'), `Oct 14 08:00:00 host${i} kernel: ${USB_LINE}\n`);
+      },
+      (d) => ({ kind: 'text', paths: [join(d, '*', 'kern.log')], mode: 'live', pollIntervalMs: 100, includeNonLkrg: true })),
+  );
 
   const raw = rate(rows[0]!);
   const out: string[] = [];

@@ -1,5 +1,7 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -260,20 +262,21 @@ describe('logger store live', () => {
     const f = path.join(d, '10.6.6.6');
     writeFileSync(f, LINES.slice(0, 6).join('\n') + '\n');
     // the rewrite lands exactly between the poll's fstat (which still sees the old size) and the
-    // read that follows it: the race a copytruncate or a rewrite can hit at any poll
-    const probe = await open(f, 'r');
-    const FileHandle = Object.getPrototypeOf(probe) as { stat: () => Promise<unknown> };
-    await probe.close();
-    const realStat = FileHandle.stat;
+    // read that follows it: the race a copytruncate or a rewrite can hit at any poll. The tail
+    // takes its fstat synchronously (node:fs fstatSync), hooked here through the builtin's
+    // exports (syncBuiltinESMExports carries the hook into named imports)
+    const realFstat = fs.fstatSync;
     let armed = false;
-    FileHandle.stat = async function (this: unknown) {
-      const st = await realStat.call(this);
+    const hooked = function (this: unknown, ...a: Parameters<typeof fs.fstatSync>) {
+      const st = realFstat.apply(this, a);
       if (armed) {
         armed = false;
         writeFileSync(f, LINES.slice(20, 40).join('\n') + '\n'); // larger than the old content
       }
       return st;
-    };
+    } as typeof fs.fstatSync;
+    fs.fstatSync = hooked;
+    syncBuiltinESMExports();
     try {
       const s = start(d);
       await s.waitFor(() => s.got.length >= 6);
@@ -287,7 +290,50 @@ describe('logger store live', () => {
       expect(s.mal).toEqual([]); // nothing read from the middle of a line of the new content
       await s.stop();
     } finally {
-      FileHandle.stat = realStat;
+      fs.fstatSync = realFstat;
+      syncBuiltinESMExports();
+    }
+  });
+
+  it('an idle poll reads nothing: files that did not grow cost a stat and an fstat, no read and no buffer', async () => {
+    const d = fresh();
+    for (let h = 1; h <= 3; h++) writeFileSync(path.join(d, `10.8.8.${h}`), LINES.slice(0, 4).join('\n') + '\n');
+    // count the reads of every open FileHandle (the tail reads through them)
+    const probe = await open(path.join(d, '10.8.8.1'), 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const realRead = proto.read;
+    let reads = 0;
+    let fstats = 0;
+    const realFstat = fs.fstatSync;
+    proto.read = function (this: unknown, ...a: unknown[]) {
+      reads++;
+      return realRead.apply(this, a);
+    };
+    fs.fstatSync = function (this: unknown, ...a: Parameters<typeof fs.fstatSync>) {
+      fstats++;
+      return realFstat.apply(this, a);
+    } as typeof fs.fstatSync;
+    syncBuiltinESMExports();
+    try {
+      const s = start(d);
+      await s.waitFor(() => data(s.got).length >= 12);
+      expect(data(s.got)).toHaveLength(12);
+      // idle: at 20 ms per poll, 300 ms are more than ten polls of three files
+      const readsBefore = reads;
+      const fstatsBefore = fstats;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(fstats - fstatsBefore).toBeGreaterThanOrEqual(30); // the files were checked
+      expect(reads - readsBefore).toBe(0); // and none was read
+      // growth is still read, exactly what was appended
+      appendFileSync(path.join(d, '10.8.8.2'), LINES.slice(4, 6).join('\n') + '\n');
+      await s.waitFor(() => data(s.got).length >= 14);
+      expect(data(s.got).slice(12)).toEqual(texts(4, 6));
+      await s.stop();
+    } finally {
+      proto.read = realRead;
+      fs.fstatSync = realFstat;
+      syncBuiltinESMExports();
     }
   });
 

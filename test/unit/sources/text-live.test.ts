@@ -5,7 +5,7 @@
  * Also the path patterns themselves.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createSource } from '../../../src/sources/create-source.js';
@@ -228,13 +228,22 @@ describe('path patterns', () => {
         mkdirSync(path.dirname(path.join(t.dir, p)), { recursive: true });
         writeFileSync(path.join(t.dir, p), '');
       }
-      const rel = async (p: string): Promise<string[]> => (await expandPattern(path.join(t.dir, p))).map((x) => path.relative(t.dir, x));
+      const rel = async (p: string): Promise<string[]> => (await expandPattern(path.join(t.dir, p))).map((x) => path.relative(t.dir, x.path));
       expect(await rel('*/*/kern.log')).toEqual(['x/1/kern.log', 'y/2/kern.log']);
       expect(await rel('.*/*/kern.log')).toEqual(['.hidden/3/kern.log']);
       expect(await rel('*/kern.log')).toEqual(['z/kern.log']);
       expect(await rel('y/*')).toEqual(['y/2']);
       expect(await rel('z/kern.log')).toEqual(['z/kern.log']);
       expect(await rel('none/*')).toEqual([]);
+      // what each match is comes with it; symbolic links are what they point to
+      symlinkSync(path.join(t.dir, 'x'), path.join(t.dir, 'w'));
+      symlinkSync(path.join(t.dir, 'z/kern.log'), path.join(t.dir, 'z/kern.link'));
+      symlinkSync(path.join(t.dir, 'gone'), path.join(t.dir, 'z/dangling'));
+      expect(await rel('*/*/kern.log')).toEqual(['w/1/kern.log', 'x/1/kern.log', 'y/2/kern.log']);
+      const kinds = async (p: string) => (await expandPattern(path.join(t.dir, p))).map((m) => [path.relative(t.dir, m.path), m.isFile, m.isDirectory]);
+      expect(await kinds('z/*')).toEqual([['z/kern.link', true, false], ['z/kern.log', true, false]]);
+      expect(await kinds('*')).toEqual([['w', false, true], ['x', false, true], ['y', false, true], ['z', false, true]]);
+      expect(await kinds('y/2')).toEqual([['y/2', false, true]]);
     } finally {
       t.done();
     }
