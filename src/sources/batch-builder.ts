@@ -12,6 +12,11 @@ export interface BatchLimits {
   readonly maxBytes?: number;
 }
 
+/** Default of {@link BatchLimits.maxRecords}. */
+export const DEFAULT_MAX_RECORDS = 4096;
+/** Default of {@link BatchLimits.maxBytes}. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+
 /** Mutable batch under construction. */
 export class BatchBuilder {
   records: RawRecord[] = [];
@@ -21,8 +26,8 @@ export class BatchBuilder {
   private readonly maxBytes: number;
 
   constructor(limits: BatchLimits = {}) {
-    this.maxRecords = limits.maxRecords ?? 4096;
-    this.maxBytes = limits.maxBytes ?? 1024 * 1024;
+    this.maxRecords = limits.maxRecords ?? DEFAULT_MAX_RECORDS;
+    this.maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   }
 
   /** True when the batch should be yielded now. */

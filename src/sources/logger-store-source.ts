@@ -216,7 +216,7 @@ export class LoggerStoreSource implements Source {
 
   private async *live(ctx: SourceContext): AsyncGenerator<RecordBatch> {
     let warnedMissing = false;
-    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, async (tails, firstSight) => {
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, this.opts, async (tails, firstSight) => {
       let clients: Client[] = [];
       try {
         // live mode skips a store directory that does not exist (yet): say so on /health

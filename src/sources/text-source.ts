@@ -271,7 +271,7 @@ export class TextSource implements Source {
     const lineOpts: TextLineOptions = { shape: this.opts.input ?? 'auto', ...(this.opts.year !== undefined ? { year: this.opts.year } : {}) };
     const maxLineBytes = this.opts.maxLineBytes ?? 64 * 1024;
     const warned = new Set<string>();
-    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, async (tails, firstSight) => {
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, this.opts, async (tails, firstSight) => {
       let files: Awaited<ReturnType<TextSource['files']>> = [];
       try {
         files = await this.files(false);

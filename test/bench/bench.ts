@@ -130,6 +130,53 @@ async function idleFollow(
   return { checks: n * files, cpu: (d.user + d.system) / 1e6, polls: n };
 }
 
+/**
+ * The live logger store on a busy fleet: `files` client files, each appended one record per
+ * second by a separate writer process (`files` records/s in all, spread evenly), followed with
+ * the default 500 ms poll; CPU of this process over `seconds` and the records it got.
+ */
+async function busyFollow(dir: string, files: number, seconds: number): Promise<{ cpu: number; records: number; polls: number; wall: number }> {
+  mkdirSync(dir, { recursive: true });
+  const names: string[] = [];
+  for (let i = 0; i < files; i++) {
+    const f = join(dir, `10.67.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    names.push(f);
+    writeFileSync(f, `1728000000100000,1728000000000000,100000,6,1,90000,-;${USB_LINE}\n`);
+  }
+  const writer = spawn(process.execPath, ['-e', `
+    const fs = require('node:fs');
+    const fds = JSON.parse(process.argv[1]).map((n) => fs.openSync(n, 'a'));
+    let i = 0, seq = 2;
+    setInterval(() => {
+      for (let k = 0; k < fds.length / 100; k++) {
+        fs.writeSync(fds[i], '1728000000100000,1728000000000000,100000,6,' + seq + ',90000,-;${USB_LINE}\\n');
+        if (++i === fds.length) { i = 0; seq++; }
+      }
+    }, 10);`, JSON.stringify(names)], { stdio: 'ignore' });
+  const src = createSource({ kind: 'logger-store', paths: [dir], mode: 'live', includeNonLkrg: true });
+  const ac = new AbortController();
+  let polls = 0;
+  let records = 0;
+  const done = (async () => {
+    for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => {}, health: () => void polls++ })) records += b.records.length;
+  })();
+  try {
+    while (records < files) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1000));
+    const r0 = records;
+    const p0 = polls;
+    const t0 = Date.now();
+    const c0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const d = process.cpuUsage(c0);
+    return { cpu: (d.user + d.system) / 1e6, records: records - r0, polls: polls - p0, wall: (Date.now() - t0) / 1000 };
+  } finally {
+    writer.kill();
+    ac.abort();
+    await done;
+  }
+}
+
 const USB_LINE = 'usb 1-1: new high-speed USB device number 2 using xhci_hcd';
 
 function peakRssOf(pid: number): number {
@@ -288,6 +335,14 @@ async function main(): Promise<void> {
       (d, i) => writeFileSync(join(d, `10.66.${Math.floor(i / 250)}.${(i % 250) + 1}`), `1728000000100000,1728000000000000,100000,6,1,90000,-;${USB_LINE}\n`),
       (d) => ({ kind: 'logger-store', paths: [d], mode: 'live', pollIntervalMs: 100, includeNonLkrg: true })),
   );
+  const busy = await busyFollow(join(dir, 'busy-store'), IDLE_FILES, 8);
+  rows.push({
+    stage: `live logger store, busy (${IDLE_FILES.toLocaleString('en')} client files, each written once a second by another process)`,
+    items: busy.records,
+    unit: 'records',
+    seconds: busy.cpu,
+    note: `${((busy.cpu / busy.wall) * 100).toFixed(1)}% of one core at the default 500 ms poll; ${busy.polls} polls in ${busy.wall.toFixed(1)} s`,
+  });
   idleRow(
     `live text, idle (\`<dir>/*/kern.log\`, ${IDLE_FILES.toLocaleString('en')} host directories)`,
     await idleFollow(join(dir, 'idle-text'), IDLE_FILES, 100, 5,

@@ -298,11 +298,12 @@ describe('logger store live', () => {
   it('an idle poll reads nothing: files that did not grow cost a stat and an fstat, no read and no buffer', async () => {
     const d = fresh();
     for (let h = 1; h <= 3; h++) writeFileSync(path.join(d, `10.8.8.${h}`), LINES.slice(0, 4).join('\n') + '\n');
-    // count the reads of every open FileHandle (the tail reads through them)
+    // count the reads: through FileHandles (large reads) and in place (readSync, small ones)
     const probe = await open(path.join(d, '10.8.8.1'), 'r');
     const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<unknown> };
     await probe.close();
     const realRead = proto.read;
+    const realReadSync = fs.readSync;
     let reads = 0;
     let fstats = 0;
     const realFstat = fs.fstatSync;
@@ -310,6 +311,10 @@ describe('logger store live', () => {
       reads++;
       return realRead.apply(this, a);
     };
+    fs.readSync = function (this: unknown, ...a: unknown[]) {
+      reads++;
+      return (realReadSync as (...x: unknown[]) => number).apply(this, a);
+    } as typeof fs.readSync;
     fs.fstatSync = function (this: unknown, ...a: Parameters<typeof fs.fstatSync>) {
       fstats++;
       return realFstat.apply(this, a);
@@ -329,12 +334,70 @@ describe('logger store live', () => {
       appendFileSync(path.join(d, '10.8.8.2'), LINES.slice(4, 6).join('\n') + '\n');
       await s.waitFor(() => data(s.got).length >= 14);
       expect(data(s.got).slice(12)).toEqual(texts(4, 6));
+      expect(reads - readsBefore).toBeGreaterThan(0); // the counting sees the tail's reads
       await s.stop();
     } finally {
       proto.read = realRead;
+      fs.readSync = realReadSync;
       fs.fstatSync = realFstat;
       syncBuiltinESMExports();
     }
+  });
+
+  it('a polling round joins the small batches of many files into few, within the batch limits, one position per file', async () => {
+    const d = fresh();
+    const FILES = 50;
+    for (let h = 1; h <= FILES; h++) writeFileSync(path.join(d, `10.7.7.${h}`), LINES.slice(h % 40, (h % 40) + 2).join('\n') + '\n');
+    for (const maxRecords of [4096, 7]) {
+      const ac = new AbortController();
+      const batches: RecordBatch[] = [];
+      const src = createSource({ kind: 'logger-store', paths: [d], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20, maxRecords });
+      const done = (async () => {
+        for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => {} })) batches.push(b);
+      })();
+      for (let i = 0; i < 750 && recs(batches).length < 2 * FILES; i++) await new Promise((r) => setTimeout(r, 20));
+      ac.abort();
+      await done;
+      expect(recs(batches)).toHaveLength(2 * FILES);
+      for (const b of batches) expect(b.records.length + b.malformed.length).toBeLessThanOrEqual(maxRecords);
+      // default limits: the first round of 50 files is one batch (its positions: every file)
+      if (maxRecords === 4096) expect(batches.filter((b) => b.records.length > 0)).toHaveLength(1);
+      else expect(batches.filter((b) => b.records.length > 0).length).toBeGreaterThanOrEqual(Math.ceil((2 * FILES) / 7));
+      // each file's final position says it was read to its end
+      const last = lastPositions(batches, new Map());
+      expect(last.size).toBe(FILES);
+      for (const [id, p] of last) {
+        const f = id.slice('logger:'.length);
+        expect((p as unknown as LoggerStorePosition).offset).toBe(readFileSync(f).length);
+      }
+    }
+  });
+
+  it('a file that keeps growing is polled once per interval, not back to back', async () => {
+    const d = fresh();
+    const f = path.join(d, '10.7.8.1');
+    writeFileSync(f, LINES[0] + '\n');
+    const ac = new AbortController();
+    let polls = 0;
+    const got: RawRecord[] = [];
+    const src = createSource({ kind: 'logger-store', paths: [d], mode: 'live', includeNonLkrg: true, pollIntervalMs: 100 });
+    const done = (async () => {
+      for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => {}, health: () => void polls++ })) got.push(...b.records);
+    })();
+    // a line every 12 ms for about a second: every round finds something new
+    const t0 = Date.now();
+    let i = 1;
+    while (Date.now() - t0 < 1000 && i < LINES.length) {
+      appendFileSync(f, LINES[i++] + '\n');
+      await new Promise((r) => setTimeout(r, 12));
+    }
+    for (let k = 0; k < 750 && data(got).length < i; k++) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await done;
+    const wall = Date.now() - t0;
+    expect(data(got)).toHaveLength(i); // every line, once
+    // at most one round per 100 ms (a loaded machine only makes fewer); back to back it was hundreds
+    expect(polls).toBeLessThanOrEqual(Math.ceil(wall / 100) + 2);
   });
 
   it('a torn last line cut off by a truncation is reported as malformed, not dropped', async () => {
