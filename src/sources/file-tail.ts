@@ -38,7 +38,17 @@ export interface FileTailOptions extends BatchLimits {
    * then on. Files found later, and every restart, are unaffected (see {@link FirstSight}).
    */
   readonly startAt?: 'beginning' | 'end';
+  /**
+   * Bytes one poll reads of one followed name (its rotated files and the live file together),
+   * default {@link ROUND_READ_BYTES}. A file with more waits for the next round, which then
+   * begins at once: a host with a large backlog takes its turn with the others instead of
+   * holding back their new lines until it is read to the end.
+   */
+  readonly roundReadBytes?: number;
 }
+
+/** Default of {@link FileTailOptions.roundReadBytes}: 4 MiB, some 20,000 store records. */
+export const ROUND_READ_BYTES = 4 * 1024 * 1024;
 
 /**
  * How a tail without a saved position begins. `start`: the live file from byte 0 (a file found
@@ -238,6 +248,14 @@ export class FileTail {
   private retired: RetiredFile[] = [];
   /** Save the position as soon as the live file is open (it is read from 0, see poll). */
   private announce = false;
+  /** Bytes the current poll may still read (see FileTailOptions.roundReadBytes). */
+  private budget = 0;
+  private unread = false;
+
+  /** True when the last poll stopped at its read budget with more to read (poll again at once). */
+  get more(): boolean {
+    return this.unread;
+  }
 
   /**
    * @param streamId the position key in the state file
@@ -322,6 +340,10 @@ export class FileTail {
       const known = before?.isFile() ? before.size : undefined;
       for (;;) {
         if (this.ctx.signal.aborted) return;
+        if (this.budget <= 0) {
+          this.unread = true;
+          break;
+        }
         let chunk: Buffer;
         if (r.archive) {
           const next = await r.archive.next();
@@ -331,7 +353,7 @@ export class FileTail {
           }
           chunk = next.value;
         } else {
-          const want = known === undefined ? size : Math.min(size, known - r.readPos);
+          const want = Math.min(known === undefined ? size : known - r.readPos, size, this.budget);
           if (want <= 0) break;
           chunk = Buffer.allocUnsafe(want);
           const bytesRead = await readAt(r.fh!, chunk, want, r.readPos);
@@ -349,6 +371,7 @@ export class FileTail {
           }
         }
         r.readPos += chunk.length;
+        this.budget -= chunk.length;
         if (r.fh) r.ident = await extendedPrint(r.fh, r.ident, r.readPos);
         r.sp.push(chunk);
         const origin = this.lines.origin;
@@ -574,6 +597,8 @@ export class FileTail {
 
   /** Reads what is new; yields full batches, then the rest (promptly) with the position. */
   async *poll(): AsyncGenerator<RecordBatch> {
+    this.budget = this.opts.roundReadBytes ?? ROUND_READ_BYTES;
+    this.unread = false;
     if (!this.started) await this.start();
     const haveLive = this.fh !== undefined || (await this.openLive(0, 0, this.announce && this.firstSight === 'end'));
     if (haveLive && this.announce) {
@@ -604,6 +629,9 @@ export class FileTail {
     // the head after every read; a rotated file's last lines carry the name it has now
     const rotatedPath = rotated ? await this.rotatedPath(this.ident!.ino, this.ident!.dev) : null;
     if (rotatedPath !== null) this.lines.origin = rotatedPath;
+    // at a rotation the old file is read to its end whatever the round's share (with
+    // rotated_follow_max 0 it is closed right after)
+    if (rotated) this.budget = Infinity;
     // nothing appended (the usual case of an idle poll): no read, no buffer
     if (fst === undefined || !fst.isFile() || fst.size > this.readPos) yield* this.drain(fst?.isFile() ? fst.size : undefined);
     if (rotated) {
@@ -654,8 +682,13 @@ export class FileTail {
     const max = this.opts.chunkBytes ?? CHUNK_BYTES;
     for (;;) {
       if (this.ctx.signal.aborted) return;
-      const want = knownSize === undefined ? max : Math.min(max, knownSize - this.readPos);
-      if (want <= 0) return;
+      const left = knownSize === undefined ? max : Math.min(max, knownSize - this.readPos);
+      if (left <= 0) return;
+      if (this.budget <= 0) {
+        this.unread = true;
+        return;
+      }
+      const want = Math.min(left, this.budget);
       const chunk = Buffer.allocUnsafe(want);
       const bytesRead = await readAt(this.fh!, chunk, want, this.readPos);
       if (bytesRead === 0) return;
@@ -668,6 +701,7 @@ export class FileTail {
         continue;
       }
       this.readPos += bytesRead;
+      this.budget -= bytesRead;
       this.ident = await extendedPrint(this.fh!, this.ident!, this.readPos);
       this.sp.push(chunk.subarray(0, bytesRead));
       yield* this.pumpBatches(this.sp, this.line, (line, consumed) => {
@@ -744,8 +778,9 @@ class BatchMerger {
  * The live loop of the file sources (logger store, text). At every poll `discover` adds a tail
  * to `tails` for each file it finds that has none yet, beginning as `firstSight` says
  * ({@link FirstSight}: `start` or, with `startAt: 'end'`, `end` at the first poll of a source
- * that has no saved position yet; `rotated` after that). Then every tail is polled in turn; a
- * round begins every `pollMs` (at once after a round that took longer). Ends when ctx.signal aborts and closes every
+ * that has no saved position yet; `rotated` after that). Then every tail is polled in turn, each
+ * reading at most its round's share; a round begins every `pollMs` (at once after a round that
+ * took longer or left a file with more to read). Ends when ctx.signal aborts and closes every
  * tail. Errors of `discover` propagate (the sources catch their own).
  */
 export async function* followFiles(
@@ -763,6 +798,7 @@ export async function* followFiles(
       const began = Date.now();
       await discover(tails, firstSight);
       firstSight = 'rotated';
+      let more = false;
       for (const t of tails.values()) {
         for await (const batch of t.poll()) {
           const before = merged.add(batch);
@@ -770,18 +806,19 @@ export async function* followFiles(
           if (ctx.signal.aborted) break;
         }
         if (ctx.signal.aborted) break;
+        more ||= t.more;
       }
       // the round's small batches of many files as one (one commit, not one per file)
       const round = merged.take();
       if (round) yield round;
       if (ctx.signal.aborted) return;
-      // One round per poll interval, whether or not it read anything: a poll reads every file
-      // to the size its fstat showed, so nothing known is left, and a fleet whose hosts each
-      // write now and then would otherwise be polled back to back (thousands of files checked
-      // for a few lines). A round that took longer than the interval (a backlog) is followed
-      // at once.
+      // One round per poll interval, whether or not it read anything: a poll reads a file to
+      // the size its fstat showed, so nothing known is left, and a fleet whose hosts each write
+      // now and then would otherwise be polled back to back (thousands of files checked for a
+      // few lines). A round that took longer than the interval, or left a file with more to
+      // read than one round's share (a backlog), is followed at once.
       const rest = pollMs - (Date.now() - began);
-      if (rest > 0) await sleep(rest, ctx.signal);
+      if (rest > 0 && !more) await sleep(rest, ctx.signal);
     }
   } finally {
     for (const t of tails.values()) await t.close();

@@ -400,6 +400,37 @@ describe('logger store live', () => {
     expect(polls).toBeLessThanOrEqual(Math.ceil(wall / 100) + 2);
   });
 
+  it('a host with a large backlog takes turns with the others: their new lines do not wait for the whole backlog', async () => {
+    const d = fresh();
+    const big = path.join(d, '10.7.9.1');
+    const small = path.join(d, '10.7.9.2');
+    const line = (seq: number): string => `1728000000${String(100000 + seq).padStart(6, '0')},1728000000100000,100000,6,${seq},${90000 + seq},-;usb 1-1: line ${seq}`;
+    const BIG = 20_000; // about 1.3 MB
+    writeFileSync(big, Array.from({ length: BIG }, (_, i) => line(i + 1)).join('\n') + '\n');
+    writeFileSync(small, line(1) + '\n');
+    const ac = new AbortController();
+    const got: RawRecord[] = [];
+    const positions = new Map<string, SourcePosition>();
+    const src = createSource({ kind: 'logger-store', paths: [d], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20, roundReadBytes: 64 * 1024, startAt: 'end' });
+    // start_at end: only what is appended from now on; then the backlog lands at once
+    const done = (async () => {
+      for await (const b of src.read({ positions, signal: ac.signal, log: () => {} })) got.push(...b.records);
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    appendFileSync(big, Array.from({ length: BIG }, (_, i) => line(BIG + i + 1)).join('\n') + '\n');
+    await new Promise((r) => setTimeout(r, 30));
+    appendFileSync(small, line(2) + '\n');
+    for (let i = 0; i < 750 && data(got).length < BIG + 1; i++) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await done;
+    const fromBig = got.filter((r) => r.streamId.endsWith('10.7.9.1') && !r.notice);
+    const fromSmall = got.filter((r) => r.streamId.endsWith('10.7.9.2') && !r.notice);
+    expect(fromBig.map((r) => r.seq)).toEqual(Array.from({ length: BIG }, (_, i) => BIG + i + 1)); // all, in order, once
+    expect(fromSmall.map((r) => r.seq)).toEqual([2]);
+    // the small host's line came before the big host's backlog was through (64 KiB per round)
+    expect(got.indexOf(fromSmall[0]!)).toBeLessThan(got.indexOf(fromBig[fromBig.length - 1]!));
+  });
+
   it('a torn last line cut off by a truncation is reported as malformed, not dropped', async () => {
     const d = fresh();
     const f = path.join(d, '10.7.7.7');
