@@ -47,8 +47,13 @@ export interface FileTailOptions extends BatchLimits {
   readonly roundReadBytes?: number;
 }
 
-/** Default of {@link FileTailOptions.roundReadBytes}: 4 MiB, some 20,000 store records. */
-export const ROUND_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * Default of {@link FileTailOptions.roundReadBytes}: 16 MiB, some 100,000 store records, under a
+ * second of work. Smaller shares cost CPU when catching up (4 MiB: 15% more for a 300 MB
+ * backlog of 20 hosts, measured: the merged batches then live longer and more of them survive
+ * into the old generation of the garbage collector); 16 MiB costs nothing measurable.
+ */
+export const ROUND_READ_BYTES = 16 * 1024 * 1024;
 
 /**
  * How a tail without a saved position begins. `start`: the live file from byte 0 (a file found
@@ -753,8 +758,15 @@ class BatchMerger {
   add(b: RecordBatch): RecordBatch | undefined {
     const n = this.records.length + this.malformed.length;
     const out = this.has && (n + b.records.length + b.malformed.length > this.maxRecords || this.bytes + b.bytes > this.maxBytes) ? this.take() : undefined;
-    for (const r of b.records) this.records.push(r);
-    for (const m of b.malformed) this.malformed.push(m);
+    if (!this.has) {
+      // the first batch of a merge is taken over as it is (a tail's full batches pass unchanged);
+      // its arrays are this merger's from now on (BatchBuilder.take gave them away)
+      this.records = b.records as RawRecord[];
+      this.malformed = b.malformed as MalformedRecord[];
+    } else {
+      for (const r of b.records) this.records.push(r);
+      for (const m of b.malformed) this.malformed.push(m);
+    }
     Object.assign(this.positions, b.positions);
     this.bytes += b.bytes;
     this.has = true;
