@@ -270,6 +270,8 @@ export class FileTail {
    *   rotated file compressed while lkrg-siem was stopped is looked for among the `.gz` ones)
    * @param firstSight how to begin when there is no saved position ({@link FirstSight}; the
    *   sources get it from {@link followFiles})
+   * @param followedSinceMs when the source was first started (ms; {@link followFiles} keeps it):
+   *   with `rotated`, rotated files last written before it are history and are not read
    */
   constructor(
     private readonly streamId: string,
@@ -280,6 +282,7 @@ export class FileTail {
     private readonly ctx: SourceContext,
     private readonly lines: TailLines,
     private readonly firstSight: FirstSight = 'start',
+    private readonly followedSinceMs = 0,
   ) {
     this.sp = new LineSplitter(0, opts.maxLineBytes);
     this.b = new BatchBuilder(opts);
@@ -546,10 +549,23 @@ export class FileTail {
 
   /**
    * A file seen for the first time after the source's first start, with rotated files of its
-   * name beside it: they were rotated while lkrg-siem was stopped, so they are read first.
+   * name beside it: those written since that start were rotated while lkrg-siem was stopped, so
+   * they are read first. Those last written before it (a host back after a long absence, its old
+   * archives still there) are history, as on the first start: not read (replay them).
    */
   private async rotatedBeforeFirstSight(): Promise<void> {
-    await this.readRotatedFiles(this.archives, `rotated before lkrg-siem first saw ${this.file}, while it was stopped`);
+    const recent: typeof this.archives[number][] = [];
+    const old: string[] = [];
+    for (const a of this.archives) {
+      const mtime = statNow(a.path)?.mtimeMs;
+      // (a second of slack: file times come from the kernel's coarse clock, a tick behind)
+      if (mtime !== undefined && mtime < this.followedSinceMs - 1000) old.push(path.basename(a.path));
+      else recent.push(a);
+    }
+    if (old.length > 0) {
+      this.ctx.log('info', `${this.file}: first seen now; ${old.length} rotated file(s) of its name were last written before this source's first start (${new Date(this.followedSinceMs).toISOString()}) and are not read: ${old.join(', ')} (replay them if they are wanted)`);
+    }
+    await this.readRotatedFiles(recent, `rotated before lkrg-siem first saw ${this.file}, while it was stopped`);
   }
 
   /**
@@ -735,6 +751,13 @@ export class FileTail {
 
 
 /**
+ * Position stream of a live file source that keeps when the source was first started
+ * (`{ v: 1, ms }`): rotated files of a name first seen later that were last written before it
+ * are history (see FileTail's rotatedBeforeFirstSight).
+ */
+export const FOLLOWED_SINCE_STREAM = 'followed-since';
+
+/**
  * Joins the batches of one polling round (one per file that grew, often a record or two each)
  * into batches within the same limits, so that a fleet whose hosts each write now and then
  * costs one commit per round instead of one per file. Positions of different files go side by
@@ -800,19 +823,28 @@ export async function* followFiles(
   pollMs: number,
   startAt: 'beginning' | 'end' | undefined,
   limits: BatchLimits,
-  discover: (tails: Map<string, FileTail>, firstSight: FirstSight) => Promise<void>,
+  discover: (tails: Map<string, FileTail>, firstSight: FirstSight, followedSinceMs: number) => Promise<void>,
 ): AsyncGenerator<RecordBatch> {
   const tails = new Map<string, FileTail>();
   let firstSight: FirstSight = ctx.positions.size > 0 ? 'rotated' : startAt === 'end' ? 'end' : 'start';
+  // when the source was first started: kept with its positions from the first batch on. A state
+  // file from before it was kept (positions but no entry) gives 0: every rotated file counts
+  const saved = ctx.positions.get(FOLLOWED_SINCE_STREAM) as { v: 1; ms: number } | undefined;
+  const followedSinceMs = typeof saved?.ms === 'number' ? saved.ms : ctx.positions.size > 0 ? 0 : Date.now();
+  let sinceSaved = saved !== undefined;
   const merged = new BatchMerger(limits);
   try {
     while (!ctx.signal.aborted) {
       const began = Date.now();
-      await discover(tails, firstSight);
+      await discover(tails, firstSight, followedSinceMs);
       firstSight = 'rotated';
       let more = false;
       for (const t of tails.values()) {
         for await (const batch of t.poll()) {
+          if (!sinceSaved) {
+            merged.add({ records: [], malformed: [], positions: { [FOLLOWED_SINCE_STREAM]: { v: 1, ms: followedSinceMs } as unknown as SourcePosition }, bytes: 0 });
+            sinceSaved = true;
+          }
           const before = merged.add(batch);
           if (before) yield before;
           if (ctx.signal.aborted) break;

@@ -216,7 +216,7 @@ export class LoggerStoreSource implements Source {
 
   private async *live(ctx: SourceContext): AsyncGenerator<RecordBatch> {
     let warnedMissing = false;
-    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, this.opts, async (tails, firstSight) => {
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, this.opts, async (tails, firstSight, followedSinceMs) => {
       let clients: Client[] = [];
       try {
         // live mode skips a store directory that does not exist (yet): say so on /health
@@ -234,7 +234,7 @@ export class LoggerStoreSource implements Source {
         if (!live || tails.has(c.streamId)) continue;
         const saved = ctx.positions.get(c.streamId) as LoggerStorePosition | undefined;
         const h = new LoggerLineHandler(c.name, c.streamId, live.path, this.opts, saved?.v === 1 ? saved.tracker : undefined);
-        tails.set(c.streamId, new FileTail(c.streamId, c.name, live.path, c.files, this.opts, ctx, new LoggerTailLines(h, this.lineScanner()), firstSight));
+        tails.set(c.streamId, new FileTail(c.streamId, c.name, live.path, c.files, this.opts, ctx, new LoggerTailLines(h, this.lineScanner()), firstSight, followedSinceMs));
       }
     });
   }

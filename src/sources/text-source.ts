@@ -271,7 +271,7 @@ export class TextSource implements Source {
     const lineOpts: TextLineOptions = { shape: this.opts.input ?? 'auto', ...(this.opts.year !== undefined ? { year: this.opts.year } : {}) };
     const maxLineBytes = this.opts.maxLineBytes ?? 64 * 1024;
     const warned = new Set<string>();
-    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, this.opts, async (tails, firstSight) => {
+    yield* followFiles(ctx, this.opts.pollIntervalMs ?? 500, this.opts.startAt, this.opts, async (tails, firstSight, followedSinceMs) => {
       let files: Awaited<ReturnType<TextSource['files']>> = [];
       try {
         files = await this.files(false);
@@ -297,7 +297,7 @@ export class TextSource implements Source {
           .map((p) => ({ path: p, rot: parseRotatedName(path.basename(p), textBase) }))
           .filter((a) => a.path !== f.path && a.rot.base === base));
         const lines = new TextTailLines(streamId, f.path, lineOpts, prefilter, maxLineBytes);
-        tails.set(streamId, new FileTail(streamId, f.path, f.path, archives, this.opts, ctx, lines, firstSight));
+        tails.set(streamId, new FileTail(streamId, f.path, f.path, archives, this.opts, ctx, lines, firstSight, followedSinceMs));
       }
     });
   }

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RawRecord, RecordBatch, SourcePosition } from '../../../src/core/types.js';
 import { createSource } from '../../../src/sources/create-source.js';
 import { parseRotatedName } from '../../../src/sources/file-identity.js';
+import { FOLLOWED_SINCE_STREAM } from '../../../src/sources/file-tail.js';
 import type { LoggerStorePosition } from '../../../src/sources/logger-store-source.js';
 import { lastPositions, readAll, SAMPLES, tmp } from './helpers.js';
 import { RunSummary } from '../../../src/pipeline/run-summary.js';
@@ -223,6 +224,36 @@ describe('logger store live', () => {
     await s.stop();
   });
 
+  it('a client back after a long absence: its rotated files last written before the first start are history; a state without that start reads them all', async () => {
+    const d = fresh();
+    writeFileSync(path.join(d, '10.7.7.7'), LINES.slice(0, 1).join('\n') + '\n');
+    const s1 = start(d);
+    await s1.waitFor(() => s1.got.length >= 1);
+    const pos = await s1.stop();
+    const since = (pos.get(FOLLOWED_SINCE_STREAM) as unknown as { ms: number } | undefined)?.ms;
+    expect(since).toBeGreaterThan(Date.now() - 60_000);
+    // meanwhile (stopped): 10.9.9.9 comes back; an archive from long before the first start,
+    // and one rotated while lkrg-siem was stopped
+    const old = path.join(d, '10.9.9.9.2.gz');
+    writeFileSync(old, gzipSync(LINES.slice(10, 12).join('\n') + '\n'));
+    utimesSync(old, new Date(since! - 86_400_000), new Date(since! - 86_400_000));
+    writeFileSync(path.join(d, '10.9.9.9.1'), LINES.slice(12, 14).join('\n') + '\n');
+    writeFileSync(path.join(d, '10.9.9.9'), LINES.slice(14, 15).join('\n') + '\n');
+    for (const [positions, want] of [[pos, texts(12, 15)], [new Map([...pos].filter(([k]) => k !== FOLLOWED_SINCE_STREAM)), texts(10, 15)]] as const) {
+      const logs: string[] = [];
+      const s = start(d, new Map(positions), logs);
+      await s.waitFor(() => data(s.got.filter((r) => r.host.ip === '10.9.9.9')).length >= want.length);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(data(s.got.filter((r) => r.host.ip === '10.9.9.9'))).toEqual(want);
+      expect(s.got.filter((r) => r.host.ip === '10.7.7.7')).toHaveLength(0); // resumed, nothing new
+      const skipped = logs.filter((m) => m.includes('not read: 10.9.9.9.2.gz'));
+      expect(skipped).toHaveLength(want.length === 3 ? 1 : 0);
+      const p2 = await s.stop();
+      // the start time is kept (a legacy state keeps 0: every rotated file counts)
+      expect((p2.get(FOLLOWED_SINCE_STREAM) as unknown as { ms: number }).ms).toBe(want.length === 3 ? since : 0);
+    }
+  });
+
   it('start_at end: the first start reads only what clients append from then on', async () => {
     const d = fresh();
     const f = path.join(d, '10.4.4.4');
@@ -365,6 +396,8 @@ describe('logger store live', () => {
       else expect(batches.filter((b) => b.records.length > 0).length).toBeGreaterThanOrEqual(Math.ceil((2 * FILES) / 7));
       // each file's final position says it was read to its end
       const last = lastPositions(batches, new Map());
+      expect(last.has(FOLLOWED_SINCE_STREAM)).toBe(true); // the source's first start, kept with the files'
+      last.delete(FOLLOWED_SINCE_STREAM);
       expect(last.size).toBe(FILES);
       for (const [id, p] of last) {
         const f = id.slice('logger:'.length);
