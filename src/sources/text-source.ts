@@ -286,6 +286,25 @@ export class TextSource implements Source {
         warned.add(msg);
         ctx.health?.(`text source: ${msg}`);
       }
+      // each directory listed once per round, however many new files it holds (a flat directory
+      // of thousands of hosts' files would otherwise be listed once per file: quadratic)
+      const listings = new Map<string, Promise<Map<string, { path: string; rot: RotatedName }[]>>>();
+      const byName = (dir: string): Promise<Map<string, { path: string; rot: RotatedName }[]>> => {
+        let l = listings.get(dir);
+        if (l === undefined) {
+          listings.set(dir, (l = listFiles(dir).catch(() => [] as string[]).then((all) => {
+            const m = new Map<string, { path: string; rot: RotatedName }[]>();
+            for (const p of all) {
+              const rot = parseRotatedName(path.basename(p), textBase);
+              let g = m.get(rot.base);
+              if (g === undefined) m.set(rot.base, (g = []));
+              g.push({ path: p, rot });
+            }
+            return m;
+          })));
+        }
+        return l;
+      };
       for (const f of files) {
         // archives and rotated names are history (replay them); the live names are followed
         if (!f.explicit && (f.rot.n > 0 || f.rot.date !== undefined || f.rot.gz)) continue;
@@ -293,9 +312,7 @@ export class TextSource implements Source {
         const streamId = `text:${f.path}`;
         if (tails.has(streamId)) continue;
         const base = path.basename(f.path);
-        const archives = sortOldestFirst((await listFiles(path.dirname(f.path)).catch(() => [] as string[]))
-          .map((p) => ({ path: p, rot: parseRotatedName(path.basename(p), textBase) }))
-          .filter((a) => a.path !== f.path && a.rot.base === base));
+        const archives = sortOldestFirst(((await byName(path.dirname(f.path))).get(base) ?? []).filter((a) => a.path !== f.path));
         const lines = new TextTailLines(streamId, f.path, lineOpts, prefilter, maxLineBytes);
         tails.set(streamId, new FileTail(streamId, f.path, f.path, archives, this.opts, ctx, lines, firstSight, followedSinceMs));
       }
