@@ -85,6 +85,7 @@ function sourceFromSection(s: Record<string, unknown>, i: number, includeNonLkrg
         startFrom: s.start_from as 'earliest' | 'latest',
         input: s.input as TextShape,
         sessionTimeoutMs: s.session_timeout_ms as number,
+        rebalanceTimeoutMs: s.rebalance_timeout_ms as number,
         ...common,
       });
     default:

@@ -101,6 +101,7 @@ const sourceVariants = {
       start_from: { kind: 'string', desc: 'Where a group without committed offsets starts: earliest (everything the topic still holds) or latest (new messages only).', default: 'earliest', enum: ['earliest', 'latest'] },
       input: { kind: 'string', desc: 'Shape of text lines; auto detects it per line (lkrg-logger records and journalctl JSON are always recognized).', default: 'auto', enum: ['auto', 'dmesg', 'syslog', 'journal-short', 'logctl', 'console', 'bare'] },
       session_timeout_ms: { kind: 'int', desc: 'Consumer group session timeout: a member silent this long loses its partitions to the others.', default: 30_000, min: 6_000, max: 300_000 },
+      rebalance_timeout_ms: { kind: 'int', desc: 'How long the group waits for its members to rejoin when one joins or leaves. A member held longer (its outputs down, back-pressure) is dropped from the group: the others read its partitions from the last committed offsets (events read twice keep their ids) and it rejoins once it is free.', default: 60_000, min: 1_000, max: 3_600_000 },
       request_timeout_ms: { kind: 'int', desc: 'Deadline of one broker request.', default: 30_000, min: 100, max: 600_000 },
       connection_timeout_ms: { kind: 'int', desc: 'TCP/TLS connect timeout per broker.', default: 5_000, min: 100, max: 60_000 },
       tls: kafkaFields.tls!,

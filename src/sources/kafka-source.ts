@@ -47,6 +47,8 @@ export interface KafkaSourceOptions extends BatchLimits, LoggerLineOptions {
   readonly startFrom: 'earliest' | 'latest';
   readonly input: TextShape;
   readonly sessionTimeoutMs: number;
+  /** How long a rebalance waits for the members to rejoin (kafkajs default 60 s). */
+  readonly rebalanceTimeoutMs?: number;
   readonly maxLineBytes?: number;
   readonly id?: string;
   /** Environment for `sasl.password_env` (tests). */
@@ -90,6 +92,9 @@ const LINES_PER_MESSAGE = 1000;
 /** How often the consumer lag is read for /metrics (two small admin requests per topic). */
 const LAG_POLL_MS = 5_000;
 
+/** How long the same kafkajs log line is kept from repeating (see the source's log). */
+const REPEAT_LOG_MS = 60_000;
+
 /** Reads kernel lines from Kafka through a consumer group; see module doc. */
 export class KafkaSource implements Source {
   readonly id: string;
@@ -106,18 +111,34 @@ export class KafkaSource implements Source {
     const o = this.opts;
     const [{ default: kafkajs }, { kafkaClientConfig }] = await Promise.all([import('kafkajs'), import('../../outputs/kafka/kafka-output.js')]);
     const where = `Kafka source (group ${o.groupId})`;
+    // the same kafkajs line (a heartbeat answered "rebalancing" every second while a batch is
+    // held, a broker that stays down) is logged once per minute, with how often it came meanwhile
+    const repeats = new Map<string, { at: number; more: number }>();
     const log = (entry: LogEntry): void => {
       const detail = entry.log as { message: string; error?: string; type?: string };
       // a group rebalancing (a member joined or left) is routine: kafkajs reports the answers
       // of the requests it interrupts as errors
       const routine = detail.type === 'REBALANCE_IN_PROGRESS' || /rebalanc/i.test(`${detail.error ?? ''} ${detail.message}`);
-      const level = routine ? 'info' : entry.level === kafkajs.logLevel.ERROR ? 'error' : entry.level === kafkajs.logLevel.WARN ? 'warn' : 'info';
-      ctx.log(level, `${where}: ${detail.message}${detail.error ? ` (${detail.error})` : ''}`);
+      // dropped from the group (held past the rebalance timeout, a session that expired): it
+      // rejoins by itself; worth a warning, not an error
+      const dropped = detail.type === 'UNKNOWN_MEMBER_ID' || /not aware of this member/i.test(`${detail.error ?? ''} ${detail.message}`);
+      const level = routine ? 'info' : dropped ? 'warn' : entry.level === kafkajs.logLevel.ERROR ? 'error' : entry.level === kafkajs.logLevel.WARN ? 'warn' : 'info';
+      const text = `${where}: ${detail.message}${detail.error ? ` (${detail.error})` : ''}`;
+      const now = Date.now();
+      const seen = repeats.get(text);
+      if (seen !== undefined && now - seen.at < REPEAT_LOG_MS) {
+        seen.more++;
+        return;
+      }
+      if (repeats.size >= 1000) repeats.clear();
+      repeats.set(text, { at: now, more: 0 });
+      ctx.log(level, seen !== undefined && seen.more > 0 ? `${text} (also ${seen.more} more time${seen.more === 1 ? '' : 's'} in the ${Math.round((now - seen.at) / 1000)} s before)` : text);
     };
     const kafka = new kafkajs.Kafka({ ...kafkaClientConfig(this.conn, log), retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 } });
     const consumer: Consumer = kafka.consumer({
       groupId: o.groupId,
       sessionTimeout: o.sessionTimeoutMs,
+      ...(o.rebalanceTimeoutMs !== undefined ? { rebalanceTimeout: o.rebalanceTimeoutMs } : {}),
       heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 1 << 20,
@@ -177,7 +198,12 @@ export class KafkaSource implements Source {
     // of the partition minus the group's committed offset (committed right after the state file)
     const assigned = new Map<string, number[]>();
     const lagShown = new Map<string, Readonly<Record<string, string>>>();
+    // dropped from the group (held past the rebalance timeout, or its session expired): the
+    // batches kafkajs still hands over from the last fetch belong to other members now and are
+    // skipped until the next join (they would only be read twice)
+    let dropped = false;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      dropped = false;
       ctx.health?.(null); // in the group again, with partitions to read
       assigned.clear();
       for (const [t, ps] of Object.entries(e.payload.memberAssignment)) assigned.set(t, [...ps]);
@@ -223,6 +249,7 @@ export class KafkaSource implements Source {
     const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
 
     const eachBatch = async (p: EachBatchPayload): Promise<void> => {
+      if (dropped) return;
       const { topic, partition } = p.batch;
       const streamId = `kafka:${topic}/${partition}`;
       const origin = `kafka ${topic}/${partition}`;
@@ -261,18 +288,30 @@ export class KafkaSource implements Source {
         let done!: () => void;
         const committed = new Promise<void>((r) => (done = r));
         deliver({ batch, committed: done });
-        // the pipeline may hold the batch (back-pressure): keep the group session alive meanwhile
+        // the pipeline may hold the batch (back-pressure): keep the group session alive meanwhile.
+        // Held past the rebalance timeout while another member joined or left, this member is
+        // dropped from the group (the others read its partitions from the last committed
+        // offsets); it then stops heartbeating, keeps the batch until the pipeline committed it
+        // and rejoins after that (rejoining while still held would stall the group again)
+        let member = true;
         for (;;) {
           const t = new Promise<'tick'>((r) => setTimeout(() => r('tick'), 1000).unref());
           if ((await Promise.race([committed, t])) !== 'tick') break;
           if (!p.isRunning() || p.isStale() || ctx.signal.aborted) return false;
-          await p.heartbeat().catch(() => {});
+          if (!member) continue;
+          await p.heartbeat().catch((err: unknown) => {
+            if ((err as { type?: string }).type !== 'UNKNOWN_MEMBER_ID') return;
+            member = false;
+            dropped = true;
+            ctx.log('warn', `${where}: dropped from the group while its outputs hold a batch of ${origin} (held longer than rebalance_timeout_ms while the group rebalanced); the other members read its partitions meanwhile, and it rejoins once the batch is committed`);
+          });
         }
         p.resolveOffset(offset);
         last = undefined;
         try {
           await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
         } catch (err) {
+          if ((err as { type?: string }).type === 'UNKNOWN_MEMBER_ID') dropped = true;
           // a rebalance took the partition away meanwhile: whoever reads it next starts at the
           // last committed offset (the events keep their ids); this member stops this batch
           ctx.log('info', `${where}: offsets of ${origin} not committed (${(err as Error).message}); the partition is read again from the last committed offset`);

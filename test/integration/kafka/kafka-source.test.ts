@@ -40,6 +40,31 @@ function readDocs(file: string): Doc[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc);
 }
 
+/**
+ * Waves of unique LKRG alerts, one per message, keyed by host: `perHost` messages for each of
+ * `hosts` from wave index `from`; the pid (from `pidBase`) numbers them.
+ */
+function alertWave(hosts: readonly string[], pidBase: number, from: number, perHost: number): { key: string; value: string }[] {
+  return Array.from({ length: perHost }, (_, n) => hosts.map((h, i) => ({
+    key: h,
+    value: `LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid ${pidBase + (from + n) * hosts.length + i}, name exploit`,
+  }))).flat();
+}
+
+/** The pid an alert of {@link alertWave} carries. */
+const pidOf = (d: Doc): number => Number(/for pid (\d+)/.exec(d.message ?? d.event.original ?? '')?.[1]);
+
+/** A loopback port nothing listens on (yet). */
+function closedPort(): Promise<number> {
+  return new Promise<number>((r) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => r(port));
+    });
+  });
+}
+
 const fingerprint = (d: Doc): string => `${d.event.original}\u0000${d.lkrg?.template_id ?? ''}`;
 
 function multiset(docs: readonly Doc[]): Map<string, number> {
@@ -111,14 +136,14 @@ describe('kafka source (real broker)', () => {
     await admin.disconnect();
   }
 
-  function config(name: string, topic: string, group: string, extra: string[] = []): string {
+  function config(name: string, topic: string, group: string, extra: string[] = [], sourceExtra = ''): string {
     const file = join(dir, `${name}.yaml`);
     writeFileSync(
       file,
       [
         `state_file: ${join(dir, `${name}.db`)}`,
         'sources:',
-        `  - { type: kafka, brokers: [${brokers()[0]}], topics: [${topic}], group_id: ${group}, session_timeout_ms: 6000 }`,
+        `  - { type: kafka, brokers: [${brokers()[0]}], topics: [${topic}], group_id: ${group}, session_timeout_ms: 6000${sourceExtra} }`,
         'outputs:',
         `  - { type: file, path: ${join(dir, `${name}.ndjson`)} }`,
         ...extra,
@@ -275,13 +300,7 @@ describe('kafka source (real broker)', () => {
     await createTopic(topic, 2);
     const many = Array.from({ length: 400 }, (_, i) => ({ key: `web-${i % 7}`, value: `<6>Nov 26 10:00:00 web-${i % 7} kernel: lag test line ${i}` }));
     await produce(topic, many);
-    const closed = await new Promise<number>((r) => {
-      const srv = createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const port = (srv.address() as { port: number }).port;
-        srv.close(() => r(port));
-      });
-    });
+    const closed = await closedPort();
     const metricsOf = async (base: string): Promise<Map<string, number>> => {
       const check = promcheck(await (await fetch(`${base}/metrics`)).text());
       expect(check.problems).toEqual([]);
@@ -343,13 +362,7 @@ describe('kafka source (real broker)', () => {
     const group = uniqueName('siem-group');
     await createTopic(topic, 4);
     const hosts = Array.from({ length: 8 }, (_, i) => `node-${i}`);
-    // one unique LKRG alert per message (the pid numbers them), keyed by host
-    const wave = (from: number, perHost: number): { key: string; value: string }[] =>
-      Array.from({ length: perHost }, (_, n) => hosts.map((h, i) => ({
-        key: h,
-        value: `LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid ${100_000 + (from + n) * 8 + i}, name exploit`,
-      }))).flat();
-    const pidOf = (d: Doc): number => Number(/for pid (\d+)/.exec(d.message ?? d.event.original ?? '')?.[1]);
+    const wave = (from: number, perHost: number): { key: string; value: string }[] => alertWave(hosts, 100_000, from, perHost);
     const a = start(config('ga', topic, group));
     const b = start(config('gb', topic, group));
     const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -401,6 +414,90 @@ describe('kafka source (real broker)', () => {
     }
     expect(await stop(b)).toBe(0);
   }, 240_000);
+
+  it('a member joining while another holds a batch past the rebalance timeout: the held one is dropped, the other reads its partitions again, nothing is lost, ids are kept', async () => {
+    const topic = uniqueName('rebalance');
+    const group = uniqueName('siem-join');
+    await createTopic(topic, 4);
+    const hosts = Array.from({ length: 8 }, (_, i) => `join-${i}`);
+    const wave = (from: number, perHost: number): { key: string; value: string }[] => alertWave(hosts, 200_000, from, perHost);
+    const REBALANCE = ', rebalance_timeout_ms: 8000';
+    // A: a syslog output that is down with a queue of 20 events holds A inside its first batch
+    const port = await closedPort();
+    const a = start(config('ja', topic, group, [
+      `  - { type: syslog, name: down, host: 127.0.0.1, port: ${port}, transport: tcp, request_timeout_ms: 1000, retry: { initial_backoff_ms: 100, max_backoff_ms: 200 }, queue: { max_events: 20 } }`,
+    ], REBALANCE));
+    const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    const sink = createServer((sock) => sock.resume());
+    try {
+      const state = async (): Promise<{ state: string; members: number }> => {
+        const g = (await admin.describeGroups([group])).groups[0]!;
+        return { state: g.state, members: g.members.length };
+      };
+      await waitFor('A in the group', async () => {
+        const g = await state();
+        return g.state === 'Stable' && g.members === 1 ? true : undefined;
+      });
+      const first = wave(0, 40);
+      await produce(topic, first);
+      const docsOf = (n: string): Doc[] => readDocs(join(dir, `${n}.ndjson`));
+      await waitFor('A held by its full queue', async () => {
+        const n = docsOf('ja').length;
+        await new Promise((r) => setTimeout(r, 1500));
+        return n > 0 && n < first.length && docsOf('ja').length === n ? true : undefined;
+      });
+      // B joins; A, held inside its batch, cannot rejoin within the rebalance timeout and is
+      // dropped: B gets every partition and reads them from the last committed offsets (A
+      // committed its batches before the one it holds)
+      const held = docsOf('ja').length;
+      const b = start(config('jb', topic, group, [], REBALANCE));
+      const pidsOf = (n: string): Set<number> => new Set(docsOf(n).map(pidOf));
+      await waitFor('B alone, with every event of the first wave A has not', async () => {
+        const g = await state();
+        const both = new Set([...pidsOf('ja'), ...pidsOf('jb')]);
+        return g.state === 'Stable' && g.members === 1 && both.size === first.length ? true : undefined;
+      }, 90_000);
+      // A learns at its next heartbeat that it was dropped (it says so once) and is still held
+      await waitFor('A to notice it was dropped', () => (/dropped from the group while its outputs hold a batch/.test(a.err()) ? true : undefined), 30_000);
+      expect(docsOf('ja')).toHaveLength(held);
+      // A is let go: its held batch is committed in its state file, the Kafka offsets are not
+      // (it is no longer a member); it rejoins and the group splits the partitions again
+      await new Promise<void>((r) => sink.listen(port, '127.0.0.1', () => r()));
+      await waitFor('A rejoined: two members, stable', async () => {
+        const g = await state();
+        return g.state === 'Stable' && g.members === 2 ? true : undefined;
+      }, 90_000);
+      expect(a.err()).toMatch(/not committed/);
+      const second = wave(40, 40);
+      await produce(topic, second);
+      const union = (): Doc[] => [...docsOf('ja'), ...docsOf('jb')];
+      await waitFor('every event of both waves', () => (new Set(union().map(pidOf)).size === first.length + second.length ? true : undefined), 90_000);
+      const all = union();
+      // the held batch was read by both: the same events with the same ids
+      const twice = docsOf('ja').filter((d) => docsOf('jb').some((e) => pidOf(e) === pidOf(d)));
+      expect(twice.length).toBeGreaterThan(0);
+      const idByPid = new Map<number, string>();
+      for (const d of all) {
+        const seen = idByPid.get(pidOf(d));
+        if (seen !== undefined) expect(d.event.id).toBe(seen);
+        idByPid.set(pidOf(d), d.event.id);
+      }
+      // after the rejoin both members read the second wave
+      const secondPids = new Set(second.map((m) => Number(/for pid (\d+)/.exec(m.value)![1])));
+      expect(docsOf('ja').some((d) => secondPids.has(pidOf(d)))).toBe(true);
+      expect(docsOf('jb').some((d) => secondPids.has(pidOf(d)))).toBe(true);
+      // no error, and no line once a second while A was held
+      expect(a.err()).not.toMatch(/lkrg-siem error/);
+      expect(b.err()).not.toMatch(/lkrg-siem error/);
+      expect(a.err().split('\n').filter((l) => l.includes('Response Heartbeat')).length).toBeLessThanOrEqual(2);
+      expect(await stop(b)).toBe(0);
+      expect(await stop(a)).toBe(0);
+    } finally {
+      await admin.disconnect();
+      sink.close();
+    }
+  }, 300_000);
 
   it('reads through the TLS + SASL listener; a wrong password stops the run with an error naming the source', async () => {
     const topic = uniqueName('kernel-tls');
