@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { StateStore } from '../state/state-store.js';
 import type { Delivery } from '../delivery/delivery-thread.js';
 import type { RunSummary } from '../pipeline/run-summary.js';
-import { ConfigError } from '../core/types.js';
+import { ConfigError, type SourceGaugeFamily } from '../core/types.js';
 import { VERSION } from '../version.js';
 
 /** What a scrape reads: handed over by the forwarder, which owns all of it. */
@@ -103,6 +103,9 @@ export function renderMetrics(src: MetricsSources, nowMs = Date.now()): string {
   for (const [o, n] of [...dead.delivery].sort((a, b) => a[0].localeCompare(b[0]))) deadRows.push([{ kind: 'delivery', output: o }, n]);
   w.family('lkrg_siem_dead_letters', 'gauge', 'Dead letters kept in the state file (input: malformed records; delivery: events an output rejected).', deadRows);
 
+  const fileGauge = (f: SourceGaugeFamily): Sample[] => [...(src.summary.sourceGauges.get(f)?.values() ?? [])].map((g): Sample => [{ ...g.labels }, g.value]);
+  w.family('lkrg_siem_source_unread_bytes', 'gauge', 'Live file sources: bytes the followed files hold beyond what the source has read (the sizes seen at its latest polling round); growing means it does not keep up.', fileGauge('file_unread_bytes'));
+  w.family('lkrg_siem_source_files_followed', 'gauge', 'Live file sources: files followed (live files and rotated files still read).', fileGauge('files_followed'));
   const lag = [...(src.summary.sourceGauges.get('kafka_consumer_lag')?.values() ?? [])];
   w.family('lkrg_siem_kafka_consumer_lag_messages', 'gauge', 'Kafka source: messages of each partition this member reads that the group has not committed yet (end offset minus committed offset, read every 5 s).', lag.map((g): Sample => [{ ...g.labels }, g.value]));
 

@@ -183,8 +183,12 @@ export interface SourceContext {
   readonly health?: (problem: string | null) => void;
 }
 
-/** Gauges a source can set through {@link SourceContext.gauge}. */
-export type SourceGaugeFamily = 'kafka_consumer_lag';
+/**
+ * Gauges a source can set through {@link SourceContext.gauge}. The pipeline adds a `source`
+ * label (the source's state id) to the file families; the Kafka lag is labelled by group, topic
+ * and partition.
+ */
+export type SourceGaugeFamily = 'kafka_consumer_lag' | 'file_unread_bytes' | 'files_followed';
 
 /**
  * A source of kernel records. Called by the pipeline once; it yields batches until its

@@ -105,7 +105,9 @@ async function runSource(
 ): Promise<void> {
   const assembler = opts.makeAssembler();
   const positions = opts.store.loadPositions(stateId);
-  const gauge = opts.sourceGauges ? (f: SourceGaugeFamily, labels: Readonly<Record<string, string>>, v: number | null) => summary.setGauge(f, labels, v) : undefined;
+  const gauge = opts.sourceGauges
+    ? (f: SourceGaugeFamily, labels: Readonly<Record<string, string>>, v: number | null) => summary.setGauge(f, f === 'kafka_consumer_lag' ? labels : { source: stateId, ...labels }, v)
+    : undefined;
   summary.setSourceProblem(stateId, null);
   const health = (problem: string | null): void => summary.setSourceProblem(stateId, problem);
   const iterable = source.read({ positions, signal: opts.signal, log: opts.log, health, ...(gauge ? { gauge } : {}) });

@@ -45,6 +45,8 @@ export interface FileTailOptions extends BatchLimits {
    * holding back their new lines until it is read to the end.
    */
   readonly roundReadBytes?: number;
+  /** How often the `/metrics` backlog is measured again (default 5 s; tests make it short). */
+  readonly gaugeIntervalMs?: number;
 }
 
 /**
@@ -260,6 +262,29 @@ export class FileTail {
   /** True when the last poll stopped at its read budget with more to read (poll again at once). */
   get more(): boolean {
     return this.unread;
+  }
+
+  /**
+   * Bytes the followed files hold now beyond what was read (live file and followed rotated
+   * files, one fstat each; gzip archives being finished count 0): the `/metrics` backlog.
+   */
+  unreadBytes(): number {
+    const size = (fh: FileHandle | undefined): number | undefined => {
+      const st = fh ? fstatNow(fh) : undefined;
+      return st?.isFile() ? st.size : undefined;
+    };
+    const live = size(this.fh);
+    let n = live !== undefined ? Math.max(0, live - this.readPos) : 0;
+    for (const r of this.retired) {
+      const rs = size(r.fh);
+      if (rs !== undefined) n += Math.max(0, rs - r.readPos);
+    }
+    return n;
+  }
+
+  /** Files this tail reads: the live file (when open) and the rotated files it still follows. */
+  fileCount(): number {
+    return (this.fh !== undefined ? 1 : 0) + this.retired.length;
   }
 
   /**
@@ -822,7 +847,7 @@ export async function* followFiles(
   ctx: SourceContext,
   pollMs: number,
   startAt: 'beginning' | 'end' | undefined,
-  limits: BatchLimits,
+  limits: FileTailOptions,
   discover: (tails: Map<string, FileTail>, firstSight: FirstSight, followedSinceMs: number) => Promise<void>,
 ): AsyncGenerator<RecordBatch> {
   const tails = new Map<string, FileTail>();
@@ -833,6 +858,23 @@ export async function* followFiles(
   const followedSinceMs = typeof saved?.ms === 'number' ? saved.ms : ctx.positions.size > 0 ? 0 : Date.now();
   let sinceSaved = saved !== undefined;
   const merged = new BatchMerger(limits);
+  // the backlog and the number of files on /metrics: after the first round, then every 5 s
+  // from a timer (also while the pipeline holds the source: the files grow meanwhile)
+  let reported = false;
+  const report = (): void => {
+    reported = true;
+    if (!ctx.gauge) return;
+    let unread = 0;
+    let files = 0;
+    for (const t of tails.values()) {
+      unread += t.unreadBytes();
+      files += t.fileCount();
+    }
+    ctx.gauge('file_unread_bytes', {}, unread);
+    ctx.gauge('files_followed', {}, files);
+  };
+  const gaugeTimer = ctx.gauge ? setInterval(report, limits.gaugeIntervalMs ?? GAUGE_INTERVAL_MS) : undefined;
+  gaugeTimer?.unref();
   try {
     while (!ctx.signal.aborted) {
       const began = Date.now();
@@ -856,6 +898,7 @@ export async function* followFiles(
       const round = merged.take();
       if (round) yield round;
       if (ctx.signal.aborted) return;
+      if (!reported) report();
       // One round per poll interval, whether or not it read anything: a poll reads a file to
       // the size its fstat showed, so nothing known is left, and a fleet whose hosts each write
       // now and then would otherwise be polled back to back (thousands of files checked for a
@@ -865,6 +908,10 @@ export async function* followFiles(
       if (rest > 0 && !more) await sleep(rest, ctx.signal);
     }
   } finally {
+    if (gaugeTimer) clearInterval(gaugeTimer);
     for (const t of tails.values()) await t.close();
   }
 }
+
+/** How often {@link followFiles} updates its `/metrics` gauges. */
+const GAUGE_INTERVAL_MS = 5_000;

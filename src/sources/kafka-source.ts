@@ -249,7 +249,12 @@ export class KafkaSource implements Source {
     const prefilter = o.includeNonLkrg ? undefined : o.prefilter;
 
     const eachBatch = async (p: EachBatchPayload): Promise<void> => {
-      if (dropped) return;
+      if (dropped) {
+        // still out of the group? (one heartbeat tells; in the group again, read on)
+        const out = await p.heartbeat().then(() => false, (err: unknown) => (err as { type?: string }).type === 'UNKNOWN_MEMBER_ID');
+        if (out) return;
+        dropped = false;
+      }
       const { topic, partition } = p.batch;
       const streamId = `kafka:${topic}/${partition}`;
       const origin = `kafka ${topic}/${partition}`;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ensureBuilt, RunSeries } from '../../support/cli.js';
+import { promcheck } from '../../support/promcheck.js';
 
 interface Health {
   status: string;
@@ -82,6 +83,17 @@ describe('source health on /health and /metrics', () => {
     expect(better.body.sources['text:0']).toEqual({ reading: true });
     expect(better.code).toBe(503);
     expect(await (await fetch(`${base}/metrics`)).text()).toContain('lkrg_siem_source_up{source="text:0"} 1');
+    // the file source's backlog and files on /metrics: one file, read to its end
+    let m = '';
+    for (let i = 0; i < 200 && !m.includes('lkrg_siem_source_files_followed{source="text:0"} 1'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      m = await (await fetch(`${base}/metrics`)).text();
+    }
+    const check = promcheck(m);
+    expect(check.problems).toEqual([]);
+    expect(check.families.lkrg_siem_source_files_followed?.type).toBe('GAUGE');
+    expect(check.families.lkrg_siem_source_unread_bytes?.samples).toEqual([{ labels: { source: 'text:0' }, value: 0 }]);
+    expect(check.families.lkrg_siem_source_files_followed?.samples).toEqual([{ labels: { source: 'text:0' }, value: 1 }]);
 
     await runs.stop(child, 'SIGTERM');
     expect(runs.unexpected).toEqual(['run 1 exited with 0']);

@@ -464,6 +464,39 @@ describe('logger store live', () => {
     expect(got.indexOf(fromSmall[0]!)).toBeLessThan(got.indexOf(fromBig[fromBig.length - 1]!));
   });
 
+  it('reports its backlog and the files it follows as gauges: unread bytes while a file is read a share per round, 0 once caught up', async () => {
+    const d = fresh();
+    const line = (seq: number): string => `1728000000${String(100000 + seq).padStart(6, '0')},1728000000100000,100000,6,${seq},${90000 + seq},-;usb 1-1: line ${seq}`;
+    const big = path.join(d, '10.7.10.1');
+    writeFileSync(big, Array.from({ length: 20_000 }, (_, i) => line(i + 1)).join('\n') + '\n');
+    writeFileSync(path.join(d, '10.7.10.2'), line(1) + '\n');
+    const size = readFileSync(big).length;
+    const gauges: { family: string; labels: Record<string, string>; value: number | null }[] = [];
+    const ac = new AbortController();
+    let records = 0;
+    const src = createSource({ kind: 'logger-store', paths: [d], mode: 'live', includeNonLkrg: true, pollIntervalMs: 20, roundReadBytes: 64 * 1024, gaugeIntervalMs: 50 });
+    const done = (async () => {
+      for await (const b of src.read({ positions: new Map(), signal: ac.signal, log: () => {}, gauge: (family, labels, value) => gauges.push({ family, labels: { ...labels }, value }) })) records += b.records.length;
+    })();
+    const last = (f: string) => gauges.filter((g) => g.family === f).at(-1)?.value;
+    for (let i = 0; i < 750 && !(records >= 20_001 && last('file_unread_bytes') === 0); i++) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await done;
+    const unread = gauges.filter((g) => g.family === 'file_unread_bytes').map((g) => g.value!);
+    // measured while the big file is read 64 KiB per round: a backlog that only shrinks (the
+    // file does not grow), at most the file, down to 0 (a reading before the files were opened
+    // says 0 too)
+    const from = unread.findIndex((v) => v > 0);
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...unread)).toBeLessThanOrEqual(size);
+    // (the small file may be opened between two readings: its one line is the only growth)
+    const small = readFileSync(path.join(d, '10.7.10.2')).length;
+    for (let i = from + 1; i < unread.length; i++) expect(unread[i]).toBeLessThanOrEqual(unread[i - 1]! + small);
+    expect(unread.at(-1)).toBe(0);
+    expect(last('files_followed')).toBe(2);
+    expect(gauges.every((g) => Object.keys(g.labels).length === 0)).toBe(true); // the pipeline adds `source`
+  });
+
   it('a torn last line cut off by a truncation is reported as malformed, not dropped', async () => {
     const d = fresh();
     const f = path.join(d, '10.7.7.7');
