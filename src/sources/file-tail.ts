@@ -6,8 +6,8 @@
 import { fstatSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { MalformedRecord, RawRecord, RecordBatch, SourceContext, SourcePosition } from '../core/types.js';
-import { BatchBuilder, DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, sleep, type BatchLimits } from './batch-builder.js';
+import type { RecordBatch, SourceContext, SourcePosition } from '../core/types.js';
+import { BatchBuilder, BatchMerger, sleep, type BatchLimits } from './batch-builder.js';
 import {
   CHUNK_BYTES, FINGERPRINT_BYTES, fingerprint, headMatches, identify, isGzipName, readChunks, type FileIdentity, type RotatedName,
 } from './file-identity.js';
@@ -781,58 +781,6 @@ export class FileTail {
  * are history (see FileTail's rotatedBeforeFirstSight).
  */
 export const FOLLOWED_SINCE_STREAM = 'followed-since';
-
-/**
- * Joins the batches of one polling round (one per file that grew, often a record or two each)
- * into batches within the same limits, so that a fleet whose hosts each write now and then
- * costs one commit per round instead of one per file. Positions of different files go side by
- * side; a later position of the same file replaces the earlier one (its records come along).
- */
-class BatchMerger {
-  private records: RawRecord[] = [];
-  private malformed: MalformedRecord[] = [];
-  private positions: Record<string, SourcePosition> = {};
-  private bytes = 0;
-  private has = false;
-  private readonly maxRecords: number;
-  private readonly maxBytes: number;
-
-  constructor(limits: BatchLimits) {
-    this.maxRecords = limits.maxRecords ?? DEFAULT_MAX_RECORDS;
-    this.maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
-  }
-
-  /** Adds `b`; returns the batch gathered so far when `b` does not fit beside it (yield it first). */
-  add(b: RecordBatch): RecordBatch | undefined {
-    const n = this.records.length + this.malformed.length;
-    const out = this.has && (n + b.records.length + b.malformed.length > this.maxRecords || this.bytes + b.bytes > this.maxBytes) ? this.take() : undefined;
-    if (!this.has) {
-      // the first batch of a merge is taken over as it is (a tail's full batches pass unchanged);
-      // its arrays are this merger's from now on (BatchBuilder.take gave them away)
-      this.records = b.records as RawRecord[];
-      this.malformed = b.malformed as MalformedRecord[];
-    } else {
-      for (const r of b.records) this.records.push(r);
-      for (const m of b.malformed) this.malformed.push(m);
-    }
-    Object.assign(this.positions, b.positions);
-    this.bytes += b.bytes;
-    this.has = true;
-    return out;
-  }
-
-  /** The batch gathered so far, or undefined when nothing was added since the last take. */
-  take(): RecordBatch | undefined {
-    if (!this.has) return undefined;
-    const b: RecordBatch = { records: this.records, malformed: this.malformed, positions: this.positions, bytes: this.bytes };
-    this.records = [];
-    this.malformed = [];
-    this.positions = {};
-    this.bytes = 0;
-    this.has = false;
-    return b;
-  }
-}
 
 /**
  * The live loop of the file sources (logger store, text). At every poll `discover` adds a tail

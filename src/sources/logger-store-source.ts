@@ -18,10 +18,11 @@
  * source finds that file again (also when it was rotated or gzipped meanwhile, by its head
  * fingerprint) and continues right after the last committed line.
  */
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
-import { BatchBuilder } from './batch-builder.js';
+import { BatchBuilder, BatchMerger, turnEvery, FILES_PER_TURN } from './batch-builder.js';
 import {
   CHUNK_BYTES, headMatches, identify, IPV4_NAME, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName,
 } from './file-identity.js';
@@ -96,17 +97,24 @@ export class LoggerStoreSource implements Source {
   /** Sum of file sizes (compressed size for .gz), replay progress. */
   async totalBytes(): Promise<number | undefined> {
     let n = 0;
-    for (const c of await this.clients(true)) for (const f of c.files) n += (await stat(f.path)).size;
+    for (const c of await this.clients(true)) for (const f of c.files) n += statSync(f.path).size; // in place, see readHead
     return n;
   }
 
   /** Yields batches until the input ends (replay) or ctx.signal aborts (live). */
   async *read(ctx: SourceContext): AsyncGenerator<RecordBatch> {
     if (this.opts.mode === 'replay') {
+      // the batches of small files (a fleet's daily archives: a few records each) joined
+      const merged = new BatchMerger(this.opts);
       for (const c of await this.clients(true)) {
         if (ctx.signal.aborted) return;
-        yield* this.replayClient(c, ctx);
+        for await (const b of this.replayClient(c, ctx)) {
+          const full = merged.add(b);
+          if (full) yield full;
+        }
       }
+      const rest = merged.take();
+      if (rest && !ctx.signal.aborted) yield rest;
       return;
     }
     yield* this.live(ctx);
@@ -188,10 +196,14 @@ export class LoggerStoreSource implements Source {
     const chunkBytes = this.opts.chunkBytes ?? CHUNK_BYTES;
     const scanner = this.lineScanner();
     for (let i = start.index; i < c.files.length; i++) {
+      await turnEvery(FILES_PER_TURN);
       const f = c.files[i]!;
       const offset0 = i === start.index ? start.offset : 0;
       let line = i === start.index ? start.line : 0;
-      const ident = await identify(f.path);
+      // the identity only for a position (a full batch, the client's end): most small rotated
+      // files of a client never need one
+      let ident: FileIdentity | undefined;
+      const identOf = async (): Promise<FileIdentity> => (ident ??= await identify(f.path));
       h.origin = f.path;
       const sp = new LineSplitter(offset0, this.opts.maxLineBytes);
       const pump = new LoggerLinePump(sp, h, b, scanner, line);
@@ -199,7 +211,7 @@ export class LoggerStoreSource implements Source {
         sp.push(chunk);
         while (pump.pump()) {
           h.flushDuplicates(b);
-          yield b.take(this.position(c, path.basename(f.path), ident, pump.consumed, pump.line, h));
+          yield b.take(this.position(c, path.basename(f.path), await identOf(), pump.consumed, pump.line, h));
         }
         if (ctx.signal.aborted) return;
       }
@@ -207,7 +219,10 @@ export class LoggerStoreSource implements Source {
       const tail = sp.takeTail();
       if (tail) h.incomplete(b, tail.buf, tail.offset, line + 1, tail.bytes);
       h.flushDuplicates(b);
-      if (b.pending() || i === c.files.length - 1) yield b.take(this.position(c, path.basename(f.path), ident, sp.consumed, line, h));
+      // the batch goes on into the client's next file (its position, when it is taken, names a
+      // later file, which covers this one: a resume starts there); taken here only at the end
+      // of the client, so a client with many small files costs one position, not one per file
+      if (i === c.files.length - 1) yield b.take(this.position(c, path.basename(f.path), await identOf(), sp.consumed, line, h));
     }
     if (h.malformedCount > 0) ctx.log('warn', `${c.streamId}: ${h.malformedCount} malformed line(s)`);
   }

@@ -23,12 +23,13 @@
  * Empty lines are skipped; lines with NUL bytes or longer than the cap are reported malformed.
  */
 import { handleJournalJsonLine } from './journal-json-line.js';
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, type RawRecord, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
 import { rawForReport } from '../parse/containers/escape.js';
 import { parseTextLine, type TextLineOptions, type TextShape } from '../parse/containers/text-line.js';
-import { BatchBuilder } from './batch-builder.js';
+import { BatchBuilder, BatchMerger, turnEvery, FILES_PER_TURN } from './batch-builder.js';
 import { CHUNK_BYTES, headMatches, identify, IPV4_NAME, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName } from './file-identity.js';
 import { FileTail, followFiles, type FileTailOptions, type LinePumper, type TailLines } from './file-tail.js';
 import { LineSplitter } from './line-splitter.js';
@@ -217,7 +218,7 @@ export class TextSource implements Source {
   /** Sum of file sizes (compressed for .gz). */
   async totalBytes(): Promise<number | undefined> {
     let n = 0;
-    for (const f of await this.files(this.opts.mode !== 'live')) n += (await stat(f.path)).size;
+    for (const f of await this.files(this.opts.mode !== 'live')) n += statSync(f.path).size; // in place, see readHead
     return n;
   }
 
@@ -227,8 +228,21 @@ export class TextSource implements Source {
       yield* this.live(ctx);
       return;
     }
+    // the batches of small files (a fleet's daily archives: a few lines each) joined
+    const merged = new BatchMerger(this.opts);
+    for await (const b of this.replay(ctx)) {
+      const full = merged.add(b);
+      if (full) yield full;
+    }
+    const rest = merged.take();
+    if (rest && !ctx.signal.aborted) yield rest;
+  }
+
+  /** Replay: every file once, in order, a batch at least per file. */
+  private async *replay(ctx: SourceContext): AsyncGenerator<RecordBatch> {
     const prefilter = this.opts.includeNonLkrg ? undefined : this.opts.prefilter;
     for (const { path: file } of await this.files(true)) {
+      await turnEvery(FILES_PER_TURN);
       if (ctx.signal.aborted) return;
       const streamId = `text:${file}`;
       const st = await stat(file);

@@ -317,6 +317,27 @@ async function main(): Promise<void> {
   const quarter = await replayToFile(quarterDir, join(dir, 'quarter.ndjson'));
   rows.push({ stage: 'replay, a quarter of the input (memory check)', items: quarter.events, unit: 'events', seconds: quarter.cpuSeconds, note: `peak RSS ${quarter.peakMb.toFixed(0)} MB; wall ${quarter.seconds.toFixed(1)} s` });
 
+  // a fleet's archives: many small rotated files (2,000 hosts, 21 files each, one LKRG line per file)
+  const manyDir = join(dir, 'many');
+  mkdirSync(manyDir);
+  const MANY_HOSTS = 2000;
+  const PER_HOST = 21;
+  for (let h = 0; h < MANY_HOSTS; h++) {
+    const ip = `10.68.${Math.floor(h / 250)}.${(h % 250) + 1}`;
+    for (let n = 0; n < PER_HOST; n++) {
+      const seq = PER_HOST - n; // .20 is the oldest (seq 1), the live file the newest
+      writeFileSync(join(manyDir, n === 0 ? ip : `${ip}.${n}`), `1728000000${String(100000 + seq).padStart(6, '0')},1728000000100000,100000,2,${seq},${90000 + seq},-;LKRG: ALERT: DETECT: Task: euid corruption (expected 1000 vs. actual 0) for pid ${4000 + seq}, name exploit\n`);
+    }
+  }
+  const many = await replayToFile(manyDir, join(dir, 'many.ndjson'));
+  rows.push({
+    stage: `replay, many small files (${MANY_HOSTS.toLocaleString('en')} hosts x ${PER_HOST} rotated files, one record each)`,
+    items: MANY_HOSTS * PER_HOST,
+    unit: 'files',
+    seconds: many.cpuSeconds,
+    note: `${many.events.toLocaleString('en')} events; peak RSS ${many.peakMb.toFixed(0)} MB; wall ${many.seconds.toFixed(1)} s`,
+  });
+
   // live following: what an idle log server with many hosts costs per poll
   const IDLE_FILES = 2000;
   const idleRow = (stage: string, idle: { checks: number; cpu: number; polls: number }): void => {

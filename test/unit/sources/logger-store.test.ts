@@ -38,6 +38,30 @@ describe('rotated names', () => {
 });
 
 describe('logger store replay', () => {
+  it('many small rotated files: their batches joined, one position per client naming its newest file; a resume reads nothing again', async () => {
+    const d = fresh();
+    const line = (seq: number): string => `1728000000${String(100000 + seq).padStart(6, '0')},1728000000100000,100000,6,${seq},${90000 + seq},-;usb 1-1: line ${seq}`;
+    const HOSTS = 30;
+    for (let h = 1; h <= HOSTS; h++) {
+      // oldest first: .4.gz (seq 1), .3, .2, .1, live (seq 5)
+      writeFileSync(path.join(d, `10.6.1.${h}.4.gz`), gzipSync(line(1) + '\n'));
+      for (let n = 3; n >= 1; n--) writeFileSync(path.join(d, `10.6.1.${h}.${n}`), line(5 - n) + '\n');
+      writeFileSync(path.join(d, `10.6.1.${h}`), line(5) + '\n');
+    }
+    const src = createSource({ kind: 'logger-store', paths: [d], mode: 'replay', includeNonLkrg: true });
+    const r = await readAll(src);
+    const data = recs(r.batches).filter((x) => !x.notice);
+    expect(data).toHaveLength(HOSTS * 5);
+    for (let h = 1; h <= HOSTS; h++) expect(data.filter((x) => x.host.ip === `10.6.1.${h}`).map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(r.batches).toHaveLength(1); // 150 records of 150 files: one batch, one commit
+    const last = lastPositions(r.batches);
+    expect(last.size).toBe(HOSTS);
+    for (const [id, p] of last) expect((p as unknown as LoggerStorePosition).name).toBe(path.basename(id));
+    // resumed from those positions: nothing is read twice
+    const again = await readAll(createSource({ kind: 'logger-store', paths: [d], mode: 'replay', includeNonLkrg: true }), last);
+    expect(recs(again.batches).filter((x) => !x.notice)).toEqual([]);
+  });
+
   it('reads rotated and gzip archives oldest first: same records as the unrotated file', async () => {
     const one = fresh();
     writeFileSync(path.join(one, '10.0.0.5'), LINES.join('\n') + '\n');
