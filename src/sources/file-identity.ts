@@ -173,7 +173,7 @@ export async function* readChunks(p: string, from: number, chunkBytes = CHUNK_BY
     const fd = openSync(p, 'r');
     try {
       let pos = from;
-      let want = size - from + 1;
+      let want = Math.max(1, size - from + 1); // (a saved offset past the end: read finds nothing)
       for (;;) {
         if (signal?.aborted) return;
         const b = Buffer.allocUnsafe(want);
