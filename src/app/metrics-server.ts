@@ -104,7 +104,7 @@ export function renderMetrics(src: MetricsSources, nowMs = Date.now()): string {
   w.family('lkrg_siem_dead_letters', 'gauge', 'Dead letters kept in the state file (input: malformed records; delivery: events an output rejected).', deadRows);
 
   const fileGauge = (f: SourceGaugeFamily): Sample[] => [...(src.summary.sourceGauges.get(f)?.values() ?? [])].map((g): Sample => [{ ...g.labels }, g.value]);
-  w.family('lkrg_siem_source_unread_bytes', 'gauge', 'Live file sources: bytes the followed files hold beyond what the source has read (the sizes seen at its latest polling round); growing means it does not keep up.', fileGauge('file_unread_bytes'));
+  w.family('lkrg_siem_source_unread_bytes', 'gauge', 'Live file sources: bytes the followed files hold beyond what the source has read (their sizes taken every 5 s, also while outputs hold the source); growing means it does not keep up.', fileGauge('file_unread_bytes'));
   w.family('lkrg_siem_source_files_followed', 'gauge', 'Live file sources: files followed (live files and rotated files still read).', fileGauge('files_followed'));
   const lag = [...(src.summary.sourceGauges.get('kafka_consumer_lag')?.values() ?? [])];
   w.family('lkrg_siem_kafka_consumer_lag_messages', 'gauge', 'Kafka source: messages of each partition this member reads that the group has not committed yet (end offset minus committed offset, read every 5 s).', lag.map((g): Sample => [{ ...g.labels }, g.value]));

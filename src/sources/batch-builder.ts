@@ -123,6 +123,20 @@ export class BatchMerger {
   }
 }
 
+/**
+ * The batches of `batches` joined by a {@link BatchMerger} within `limits` (the replays: one
+ * batch per small file otherwise). Stops without the last batch when `signal` aborts.
+ */
+export async function* joinBatches(batches: AsyncIterable<RecordBatch>, limits: BatchLimits, signal: AbortSignal): AsyncGenerator<RecordBatch> {
+  const merged = new BatchMerger(limits);
+  for await (const b of batches) {
+    const full = merged.add(b);
+    if (full) yield full;
+  }
+  const rest = merged.take();
+  if (rest && !signal.aborted) yield rest;
+}
+
 /** Small files a replay reads in place between two turns of the event loop (see turnEvery). */
 export const FILES_PER_TURN = 16;
 

@@ -92,6 +92,11 @@ const LINES_PER_MESSAGE = 1000;
 /** How often the consumer lag is read for /metrics (two small admin requests per topic). */
 const LAG_POLL_MS = 5_000;
 
+/** True for kafkajs's answer that the coordinator does not know this member (dropped from the group). */
+function unknownMember(err: unknown): boolean {
+  return (err as { type?: string } | null)?.type === 'UNKNOWN_MEMBER_ID';
+}
+
 /** How long the same kafkajs log line is kept from repeating (see the source's log). */
 const REPEAT_LOG_MS = 60_000;
 
@@ -121,7 +126,7 @@ export class KafkaSource implements Source {
       const routine = detail.type === 'REBALANCE_IN_PROGRESS' || /rebalanc/i.test(`${detail.error ?? ''} ${detail.message}`);
       // dropped from the group (held past the rebalance timeout, a session that expired): it
       // rejoins by itself; worth a warning, not an error
-      const dropped = detail.type === 'UNKNOWN_MEMBER_ID' || /not aware of this member/i.test(`${detail.error ?? ''} ${detail.message}`);
+      const dropped = unknownMember(detail) || /not aware of this member/i.test(`${detail.error ?? ''} ${detail.message}`);
       const level = routine ? 'info' : dropped ? 'warn' : entry.level === kafkajs.logLevel.ERROR ? 'error' : entry.level === kafkajs.logLevel.WARN ? 'warn' : 'info';
       const text = `${where}: ${detail.message}${detail.error ? ` (${detail.error})` : ''}`;
       const now = Date.now();
@@ -251,7 +256,7 @@ export class KafkaSource implements Source {
     const eachBatch = async (p: EachBatchPayload): Promise<void> => {
       if (dropped) {
         // still out of the group? (one heartbeat tells; in the group again, read on)
-        const out = await p.heartbeat().then(() => false, (err: unknown) => (err as { type?: string }).type === 'UNKNOWN_MEMBER_ID');
+        const out = await p.heartbeat().then(() => false, unknownMember);
         if (out) return;
         dropped = false;
       }
@@ -305,7 +310,7 @@ export class KafkaSource implements Source {
           if (!p.isRunning() || p.isStale() || ctx.signal.aborted) return false;
           if (!member) continue;
           await p.heartbeat().catch((err: unknown) => {
-            if ((err as { type?: string }).type !== 'UNKNOWN_MEMBER_ID') return;
+            if (!unknownMember(err)) return;
             member = false;
             dropped = true;
             ctx.log('warn', `${where}: dropped from the group while its outputs hold a batch of ${origin} (held longer than rebalance_timeout_ms while the group rebalanced); the other members read its partitions meanwhile, and it rejoins once the batch is committed`);
@@ -316,7 +321,7 @@ export class KafkaSource implements Source {
         try {
           await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
         } catch (err) {
-          if ((err as { type?: string }).type === 'UNKNOWN_MEMBER_ID') dropped = true;
+          if (unknownMember(err)) dropped = true;
           // a rebalance took the partition away meanwhile: whoever reads it next starts at the
           // last committed offset (the events keep their ids); this member stops this batch
           ctx.log('info', `${where}: offsets of ${origin} not committed (${(err as Error).message}); the partition is read again from the last committed offset`);

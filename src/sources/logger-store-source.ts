@@ -22,7 +22,7 @@ import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
-import { BatchBuilder, BatchMerger, turnEvery, FILES_PER_TURN } from './batch-builder.js';
+import { BatchBuilder, joinBatches, turnEvery, FILES_PER_TURN } from './batch-builder.js';
 import {
   CHUNK_BYTES, headMatches, identify, IPV4_NAME, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName,
 } from './file-identity.js';
@@ -105,16 +105,7 @@ export class LoggerStoreSource implements Source {
   async *read(ctx: SourceContext): AsyncGenerator<RecordBatch> {
     if (this.opts.mode === 'replay') {
       // the batches of small files (a fleet's daily archives: a few records each) joined
-      const merged = new BatchMerger(this.opts);
-      for (const c of await this.clients(true)) {
-        if (ctx.signal.aborted) return;
-        for await (const b of this.replayClient(c, ctx)) {
-          const full = merged.add(b);
-          if (full) yield full;
-        }
-      }
-      const rest = merged.take();
-      if (rest && !ctx.signal.aborted) yield rest;
+      yield* joinBatches(this.replayClients(ctx), this.opts, ctx.signal);
       return;
     }
     yield* this.live(ctx);
@@ -127,7 +118,7 @@ export class LoggerStoreSource implements Source {
   private async clients(archives: boolean, missing?: string[]): Promise<Client[]> {
     // the listing first; the grouping below is redone only when it changed (live mode lists
     // the store at every poll, and on a quiet log server it is the same thousands of names)
-    const listed: { p0: string; p: string; files: string[] | null }[] = [];
+    const listed: { p: string; files: string[] | null }[] = [];
     let key = archives ? 'a' : 'l';
     for (const p0 of this.opts.paths) {
       const p = path.resolve(p0);
@@ -142,7 +133,7 @@ export class LoggerStoreSource implements Source {
         throw new ConfigError('sources[].path', p0, `cannot read it (${(e as Error).message}); give an existing store directory or file`);
       }
       const files = st.isDirectory() ? await listFiles(p) : null;
-      listed.push({ p0, p, files });
+      listed.push({ p, files });
       key += `\0${p}\0${files === null ? '' : files.join('\n')}`;
     }
     if (this.grouped?.key === key) return this.grouped.clients;
@@ -166,6 +157,14 @@ export class LoggerStoreSource implements Source {
     out.sort((a, b) => (a.streamId < b.streamId ? -1 : 1));
     this.grouped = { key, clients: out };
     return out;
+  }
+
+  /** Replay: every client's files, client after client. */
+  private async *replayClients(ctx: SourceContext): AsyncGenerator<RecordBatch> {
+    for (const c of await this.clients(true)) {
+      if (ctx.signal.aborted) return;
+      yield* this.replayClient(c, ctx);
+    }
   }
 
   /** Where to start in an ordered file list given a saved position. */

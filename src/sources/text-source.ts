@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import { ConfigError, type RawRecord, type RecordBatch, type Source, type SourceContext, type SourcePosition } from '../core/types.js';
 import { rawForReport } from '../parse/containers/escape.js';
 import { parseTextLine, type TextLineOptions, type TextShape } from '../parse/containers/text-line.js';
-import { BatchBuilder, BatchMerger, turnEvery, FILES_PER_TURN } from './batch-builder.js';
+import { BatchBuilder, joinBatches, turnEvery, FILES_PER_TURN } from './batch-builder.js';
 import { CHUNK_BYTES, headMatches, identify, IPV4_NAME, listFiles, parseRotatedName, readChunks, sortOldestFirst, type FileIdentity, type RotatedName } from './file-identity.js';
 import { FileTail, followFiles, type FileTailOptions, type LinePumper, type TailLines } from './file-tail.js';
 import { LineSplitter } from './line-splitter.js';
@@ -229,13 +229,7 @@ export class TextSource implements Source {
       return;
     }
     // the batches of small files (a fleet's daily archives: a few lines each) joined
-    const merged = new BatchMerger(this.opts);
-    for await (const b of this.replay(ctx)) {
-      const full = merged.add(b);
-      if (full) yield full;
-    }
-    const rest = merged.take();
-    if (rest && !ctx.signal.aborted) yield rest;
+    yield* joinBatches(this.replay(ctx), this.opts, ctx.signal);
   }
 
   /** Replay: every file once, in order, a batch at least per file. */

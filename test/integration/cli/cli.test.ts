@@ -14,6 +14,20 @@ import { ProgressBar } from '../../../src/app/progress-bar.js';
 
 const samples = join(repoRoot, '..', 'shared', 'samples');
 
+/**
+ * `check-config` on a copy of `cfg` (written beside it) with `from` replaced by `to`: a
+ * configuration error (exit 2) whose message says `message`.
+ */
+async function expectConfigError(cfg: string, from: string, to: string, message: string): Promise<void> {
+  const bad = join(cfg, '..', 'bad.yaml');
+  const text = readFileSync(cfg, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(bad, text.replace(from, to));
+  const c = await runCli(['check-config', bad]);
+  expect(c.code).toBe(2);
+  expect(c.stderr).toContain(message);
+}
+
 describe('lkrg-siem CLI', () => {
   let dir: string;
   beforeAll(() => {
@@ -187,11 +201,7 @@ describe('lkrg-siem CLI', () => {
       expect(o.all?.filtered ?? 0).toBe(0);
       expect(r.stderr).toContain(`output siem: queued ${alerts.length}, delivered ${alerts.length}, retried 0, rejected 0, dropped 0, left out by its filter ${all.length - alerts.length}`);
       // check-config: the allowed values are named
-      const bad = join(d, 'bad.yaml');
-      writeFileSync(bad, readFileSync(cfg, 'utf8').replace('datasets: [lkrg.alert] } }', 'datasets: [lkrg.alerts] } }'));
-      const c = await runCli(['check-config', bad]);
-      expect(c.code).toBe(2);
-      expect(c.stderr).toContain('outputs[1].filter.datasets[0]: "lkrg.alerts" is not valid: allowed values: lkrg.alert, lkrg.log');
+      await expectConfigError(cfg, 'datasets: [lkrg.alert] } }', 'datasets: [lkrg.alerts] } }', 'outputs[1].filter.datasets[0]: "lkrg.alerts" is not valid: allowed values: lkrg.alert, lkrg.log');
     } finally {
       udp.close();
       rmSync(d, { recursive: true, force: true });
@@ -273,11 +283,7 @@ describe('lkrg-siem CLI', () => {
       expect(cef).not.toContain('production');
       const shown = await runCli(['check-config', cfg]);
       expect(shown.stdout).toContain('env: production');
-      const bad = join(d, 'bad.yaml');
-      writeFileSync(bad, readFileSync(cfg, 'utf8').replace('env: production', '"data.center": x'));
-      const c = await runCli(['check-config', bad]);
-      expect(c.code).toBe(2);
-      expect(c.stderr).toContain('labels.data.center: "data.center" is not valid: label names are lower-case letters, digits and _');
+      await expectConfigError(cfg, 'env: production', '"data.center": x', 'labels.data.center: "data.center" is not valid: label names are lower-case letters, digits and _');
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

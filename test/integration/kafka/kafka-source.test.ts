@@ -160,6 +160,19 @@ describe('kafka source (real broker)', () => {
     return Object.assign(c, { err: () => err });
   }
 
+  /**
+   * A new 4-partition topic and group name for the consumer-group tests, 8 hosts named
+   * `<host>-N`, and the waves of unique alerts (pids from `pidBase`) keyed by them.
+   */
+  async function groupTopic(name: string, host: string, pidBase: number) {
+    const topic = uniqueName(name);
+    const group = uniqueName(`siem-${name}`);
+    await createTopic(topic, 4);
+    const hosts = Array.from({ length: 8 }, (_, i) => `${host}-${i}`);
+    const wave = (from: number, perHost: number): { key: string; value: string }[] => alertWave(hosts, pidBase, from, perHost);
+    return { topic, group, hosts, wave };
+  }
+
   const allMessages = (): { key?: string; value: string }[] => [
     ...store.map((value) => ({ key: '10.9.8.7', value })),
     ...dmesg.map((value) => ({ key: 'web-01', value })),
@@ -358,11 +371,7 @@ describe('kafka source (real broker)', () => {
   }, 180_000);
 
   it('two instances in one consumer group share the partitions; when one is killed the other takes its partitions over, losing nothing', async () => {
-    const topic = uniqueName('kernel-lines');
-    const group = uniqueName('siem-group');
-    await createTopic(topic, 4);
-    const hosts = Array.from({ length: 8 }, (_, i) => `node-${i}`);
-    const wave = (from: number, perHost: number): { key: string; value: string }[] => alertWave(hosts, 100_000, from, perHost);
+    const { topic, group, wave } = await groupTopic('kernel-lines', 'node', 100_000);
     const a = start(config('ga', topic, group));
     const b = start(config('gb', topic, group));
     const admin = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -416,11 +425,7 @@ describe('kafka source (real broker)', () => {
   }, 240_000);
 
   it('a member joining while another holds a batch past the rebalance timeout: the held one is dropped, the other reads its partitions again, nothing is lost, ids are kept', async () => {
-    const topic = uniqueName('rebalance');
-    const group = uniqueName('siem-join');
-    await createTopic(topic, 4);
-    const hosts = Array.from({ length: 8 }, (_, i) => `join-${i}`);
-    const wave = (from: number, perHost: number): { key: string; value: string }[] => alertWave(hosts, 200_000, from, perHost);
+    const { topic, group, hosts, wave } = await groupTopic('rebalance', 'join', 200_000);
     const REBALANCE = ', rebalance_timeout_ms: 8000';
     // A: a syslog output that is down with a queue of 20 events holds A inside its first batch
     const port = await closedPort();
